@@ -1,0 +1,78 @@
+# optout-proxy container image.
+#
+# Two stages so the runtime image carries no build tooling: the builder turns
+# the project and every dependency into wheels, the final stage installs only
+# those wheels (no index, no compiler) and runs as an unprivileged user.
+#
+# Build:  docker build -t optout-proxy .
+# Run:    docker run -p 8080:8080 -e OPTOUT_UPSTREAM=http://label-site:8000 optout-proxy
+#
+# OPTOUT_UPSTREAM is required and has no default: the proxy must be told which
+# origin (the label's website) it fronts.
+# Needs BuildKit (default since Docker 23) for the RUN --mount below.
+
+FROM python:3.13-slim AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /build
+
+COPY pyproject.toml README.md ./
+COPY proxy/ proxy/
+COPY addons/ addons/
+COPY rules/ rules/
+
+# The project wheel first, then wheels for everything it depends on, resolved
+# from that wheel's own metadata so both agree on the dependency list.
+RUN pip wheel --no-cache-dir --no-deps -w /wheels . \
+ && pip wheel --no-cache-dir -w /wheels /wheels/optout_proxy-*.whl
+
+
+FROM python:3.13-slim
+
+LABEL org.opencontainers.image.title="optout-proxy" \
+      org.opencontainers.image.description="Reverse proxy that reserves TDM rights, blocks AI training crawlers and logs every request." \
+      org.opencontainers.image.licenses="MIT"
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    OPTOUT_LISTEN=0.0.0.0:8080 \
+    OPTOUT_RULES=/srv/optout/rules \
+    OPTOUT_LOG=/var/log/optout/access.jsonl \
+    OPTOUT_STATE=/var/lib/optout
+
+# Fixed uid/gid so volume ownership is predictable on the host.
+RUN groupadd --system --gid 10001 optout \
+ && useradd --system --uid 10001 --gid optout --no-create-home \
+        --home-dir /srv/optout --shell /usr/sbin/nologin optout \
+ && mkdir -p /srv/optout/rules /var/log/optout /var/lib/optout \
+ && chown optout:optout /var/log/optout /var/lib/optout
+
+# The wheels are bind-mounted rather than copied, so they never become a layer.
+# Versions are pinned by the wheel set built above (--no-index), so a
+# per-package == pin would only duplicate pyproject.toml.
+# hadolint ignore=DL3013
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links=/wheels optout-proxy
+
+WORKDIR /srv/optout
+
+# Rules stay root-owned: the proxy reads them, it never writes them.
+COPY rules/ /srv/optout/rules/
+
+VOLUME ["/srv/optout/rules", "/var/log/optout", "/var/lib/optout"]
+
+# 8080: the proxy; 9090: reserved for the admin/metrics endpoint.
+EXPOSE 8080 9090
+
+USER 10001:10001
+
+# No admin endpoint yet, so health = the listen port accepts a TCP connection.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import os, socket; h, _, p = os.environ.get('OPTOUT_LISTEN', '0.0.0.0:8080').rpartition(':'); h = h.strip('[]'); h = '127.0.0.1' if h in ('', '0.0.0.0', '::') else h; socket.create_connection((h, int(p)), timeout=3).close()"]
+
+ENTRYPOINT ["optout"]
+CMD ["run"]

@@ -1,0 +1,20 @@
+"""mitmproxy addons: thin adapters between a flow and the core in `proxy/`.
+
+Each turns flow data into the core's values, calls the core, and applies the
+result to the flow. They run in the order of `default_addons()`, which is the
+order of the pipeline: classify → decide (and act) → signals → log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from addons.accesslog import AccessLog
+from addons.classify import Classify
+from addons.decide import Decide
+from addons.signals import Signals
+from proxy.pipeline import Pipeline
+
+
+def default_addons(pipeline: Pipeline) -> list[Any]:
+    return [Classify(pipeline), Decide(pipeline), Signals(pipeline), AccessLog(pipeline)]

@@ -1,0 +1,51 @@
+"""AccessLog: one record per request, for answered, blocked and failed requests alike.
+
+`response` also fires for responses the proxy made itself (blocks), and `error`
+covers upstream failures; a flow is logged once.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mitmproxy import http
+
+from addons.classify import request_info
+from proxy.accesslog import build_record
+from proxy.classify import UNKNOWN
+from proxy.pipeline import BYTES, CLASSIFICATION, LOGGED, REQUEST, SIGNALS, VERDICT, Pipeline
+
+
+class AccessLog:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._log(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._log(flow)
+
+    def _log(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(LOGGED):
+            return
+        flow.metadata[LOGGED] = True
+        response = flow.response
+        body_bytes = flow.metadata.get(BYTES)
+        if body_bytes is None and response is not None and response.raw_content is not None:
+            body_bytes = len(response.raw_content)
+        end = (response.timestamp_end if response else None) or time.time()
+        _, _, query = flow.request.path.partition("?")
+        record = build_record(
+            started=flow.request.timestamp_start,
+            duration_ns=int((end - flow.request.timestamp_start) * 1e9),
+            request=flow.metadata.get(REQUEST) or request_info(flow),
+            found=flow.metadata.get(CLASSIFICATION, UNKNOWN),
+            verdict=flow.metadata.get(VERDICT),
+            status=response.status_code if response else None,
+            body_bytes=body_bytes,
+            signals=flow.metadata.get(SIGNALS, ()) if response else (),
+            error=flow.error.msg if flow.error else None,
+            query=query,
+        )
+        self.pipeline.log.write(record)

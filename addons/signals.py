@@ -1,0 +1,50 @@
+"""Signals: put the reservation headers on every response, and choose what streams.
+
+Headers are only editable in responseheaders: once a body streams, the headers
+are already on the wire. HTML under the size limit is buffered (a later step
+injects meta tags into it); every other body streams through a byte counter, so
+memory stays flat under large downloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mitmproxy import http
+
+from proxy import signals
+from proxy.pipeline import BYTES, RULESET, SIGNALS, Pipeline
+
+
+class Signals:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        if response is None:
+            return
+        ruleset = flow.metadata.get(RULESET, self.pipeline.ruleset)
+        headers = response.headers
+        signals.apply(ruleset.headers, headers.get, headers.__setitem__, headers.add)
+        flow.metadata[SIGNALS] = ruleset.headers.names
+        if response.raw_content is None and (response.stream or not self._buffer(response)):
+            # raw_content is set only for responses the proxy made itself (blocks).
+            response.stream = _counter(flow)
+
+    def _buffer(self, response: http.Response) -> bool:
+        content_type = response.headers.get("content-type", "").lower()
+        if not content_type.startswith("text/html"):
+            return False
+        length = response.headers.get("content-length", "")
+        return not length.isdigit() or int(length) <= self.pipeline.html_limit
+
+
+def _counter(flow: http.HTTPFlow) -> Callable[[bytes], bytes]:
+    flow.metadata[BYTES] = 0
+
+    def count(chunk: bytes) -> bytes:
+        flow.metadata[BYTES] += len(chunk)
+        return chunk
+
+    return count

@@ -1,0 +1,9 @@
+"""`python -m proxy` is the `optout` command."""
+
+from __future__ import annotations
+
+import sys
+
+from proxy.cli import main
+
+sys.exit(main())

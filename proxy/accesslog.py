@@ -1,0 +1,80 @@
+"""One access-log record per request, in Elastic Common Schema names.
+
+The record says who asked (client address, user agent, the agent it claims to
+be and how far that is established), what was decided and by which rule, what
+was answered, and which reservation signals the answer carried: what a label
+needs to show that a crawler was told, and fetched anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from proxy.model import Classification, RequestInfo, Verdict
+
+_MAX_FIELD = 2048
+_TRUNCATED = "…[truncated]"
+
+
+def build_record(
+    *,
+    started: float,
+    duration_ns: int,
+    request: RequestInfo,
+    found: Classification,
+    verdict: Verdict | None,
+    status: int | None,
+    body_bytes: int | None,
+    signals: tuple[str, ...],
+    error: str | None = None,
+    query: str = "",
+) -> dict[str, Any]:
+    agent = found.agent
+    action = verdict.action.value if verdict else "error"
+    record: dict[str, Any] = {
+        "@timestamp": _iso(started),
+        "event": {
+            "kind": "event",
+            "category": ["web"],
+            "action": action,
+            "duration": duration_ns,
+            "outcome": _outcome(status, error),
+        },
+        "source": {"ip": request.client_ip},
+        "url": {"domain": _clip(request.host), "path": _clip(request.path)},
+        "http": {"request": {"method": _clip(request.method)}, "response": {}},
+        "user_agent": {"original": _clip(request.user_agent)},
+        "optout": {
+            "agent": agent.name if agent else None,
+            "operator": agent.operator if agent else None,
+            "purpose": agent.purpose.value if agent else None,
+            "identity": found.identity.value,
+            "rule": verdict.rule if verdict else None,
+            "signals": list(signals),
+        },
+    }
+    if query:
+        record["url"]["query"] = _clip(query)
+    response = record["http"]["response"]
+    if status is not None:
+        response["status_code"] = status
+    if body_bytes is not None:
+        response["body"] = {"bytes": body_bytes}
+    if error:
+        record["error"] = {"message": _clip(error)}
+    return record
+
+
+def _outcome(status: int | None, error: str | None) -> str:
+    if error or status is None:
+        return "failure"
+    return "success" if status < 400 else "failure"
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_FIELD else text[:_MAX_FIELD] + _TRUNCATED

@@ -1,0 +1,244 @@
+"""The agent catalogue: rules/agents/*.yaml, one file per operator, and the matcher.
+
+Matching looks for the catalogue's product tokens in a User-Agent as whole words:
+case-insensitive, independent of version, and bounded by characters that cannot be
+part of a token (so `SLCC1` is not `LCC` and `NotCursor/1.0` is not `Cursor`).
+
+The user agent is split into words once; each word is looked up in a dict keyed by
+the first word of every token, so the cost depends on the length of the user agent,
+not on the size of the catalogue. Results of recent user agents are cached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proxy import yamlsource
+from proxy.errors import Problem
+from proxy.model import PURPOSE_RANK, Agent, Purpose
+
+_WORD = re.compile(r"[A-Za-z0-9_-]+")
+_FILE_KEYS = ("operator", "agents")
+_AGENT_KEYS = (
+    "name",
+    "purpose",
+    "user_agents",
+    "robots_tokens",
+    "url",
+    "description",
+    "verify",
+    "control_token",
+)
+_VERIFY_KEYS = ("ip_ranges", "rdns_domains")
+_REQUIRED = ("name", "purpose", "user_agents", "robots_tokens", "url", "description")
+_CACHE_SIZE = 4096
+_MAX_UA = 1024  # longer user agents are matched on their first _MAX_UA characters
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    lower: str
+    agent: Agent
+
+
+@dataclass(slots=True)
+class Catalogue:
+    """All known agents, with a matcher compiled once at load time."""
+
+    agents: tuple[Agent, ...]
+    _index: dict[str, tuple[_Token, ...]] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Agent | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[_Token]] = {}
+        for agent in self.agents:
+            for ua in agent.user_agents:
+                first = _WORD.search(ua)
+                if first is not None:
+                    index.setdefault(first.group().lower(), []).append(_Token(ua.lower(), agent))
+        # Longer tokens first, so "Kangaroo Bot" is tried before a plain "Kangaroo".
+        self._index = {k: tuple(sorted(v, key=lambda t: -len(t.lower))) for k, v in index.items()}
+
+    def by_name(self, name: str) -> Agent | None:
+        lowered = name.lower()
+        return next((a for a in self.agents if a.name.lower() == lowered), None)
+
+    @property
+    def operators(self) -> frozenset[str]:
+        return frozenset(a.operator for a in self.agents)
+
+    def match(self, user_agent: str) -> Agent | None:
+        """The agent a User-Agent names, or None. Never raises."""
+        cached = self._cache.get(user_agent, _MISS)
+        if cached is not _MISS:
+            return cached  # type: ignore[return-value]
+        found = self._match(user_agent[:_MAX_UA])
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[user_agent] = found
+        return found
+
+    def _match(self, user_agent: str) -> Agent | None:
+        lowered = user_agent.lower()
+        best: Agent | None = None
+        for word in _WORD.finditer(user_agent):
+            candidates = self._index.get(word.group().lower())
+            if candidates is None:
+                continue
+            start = word.start()
+            for token in candidates:
+                end = start + len(token.lower)
+                if lowered.startswith(token.lower, start) and not _is_word_char(lowered, end):
+                    rank = PURPOSE_RANK[token.agent.purpose]
+                    if best is None or rank < PURPOSE_RANK[best.purpose]:
+                        best = token.agent
+                    break
+        return best
+
+
+_MISS = object()
+
+
+def _is_word_char(text: str, index: int) -> bool:
+    if index >= len(text):
+        return False
+    c = text[index]
+    return c.isascii() and (c.isalnum() or c in "_-")
+
+
+def load_catalogue(directory: Path, problems: list[Problem]) -> Catalogue:
+    """Load every *.yaml file of `directory`; append each problem found to `problems`."""
+    located: list[tuple[Agent, str, int | None]] = []
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        problems.append(Problem(str(directory), None, "no agent files (*.yaml) found"))
+    for path in files:
+        report = yamlsource.Report(str(path))
+        located.extend((agent, str(path), line) for agent, line in _load_file(path, report))
+        problems.extend(report.problems)
+    problems.extend(_check_unique(located))
+    return Catalogue(tuple(agent for agent, _, _ in located))
+
+
+def _load_file(path: Path, report: yamlsource.Report) -> list[tuple[Agent, int | None]]:
+    data = yamlsource.load(path, report)
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        report.add(yamlsource.line_of(data), "expected a mapping with 'operator' and 'agents'")
+        return []
+    for key in yamlsource.unknown_keys(data, _FILE_KEYS):
+        report.add(yamlsource.line_of(data, key), f"unknown key {key!r}", field=key)
+    operator = data.get("operator")
+    if not isinstance(operator, str) or not operator.strip():
+        report.add(
+            yamlsource.line_of(data, "operator"), "must be a non-empty string", field="operator"
+        )
+        operator = "?"
+    entries = data.get("agents")
+    if not isinstance(entries, list) or not entries:
+        report.add(yamlsource.line_of(data, "agents"), "must be a non-empty list", field="agents")
+        return []
+    agents: list[tuple[Agent, int | None]] = []
+    for i, entry in enumerate(entries):
+        line = yamlsource.line_of(entries, i)
+        agent = _load_agent(entry, operator, line, report)
+        if agent is not None:
+            agents.append((agent, line))
+    return agents
+
+
+def _load_agent(
+    entry: Any, operator: str, line: int | None, report: yamlsource.Report
+) -> Agent | None:
+    if not isinstance(entry, dict):
+        report.add(line, "each agent must be a mapping")
+        return None
+    name = entry.get("name")
+    label = f'agent "{name}"' if isinstance(name, str) else f"agent at line {line}"
+    before = len(report.problems)
+
+    def bad(key: str, message: str) -> None:
+        report.add(yamlsource.line_of(entry, key), message, rule=label, field=key)
+
+    for key in yamlsource.unknown_keys(entry, _AGENT_KEYS):
+        bad(key, f"unknown key {key!r}")
+    for key in _REQUIRED:
+        if key not in entry:
+            report.add(line, "missing", rule=label, field=key)
+    texts = {k: entry.get(k) for k in ("name", "url", "description")}
+    for key, value in texts.items():
+        if key in entry and (not isinstance(value, str) or not value.strip()):
+            bad(key, "must be a non-empty string")
+    if isinstance(texts["url"], str) and not texts["url"].startswith(("https://", "http://")):
+        bad("url", "must be an http(s) URL")
+    purpose = entry.get("purpose")
+    if "purpose" in entry and purpose not in set(Purpose):
+        bad("purpose", f"unknown purpose {purpose!r}; expected one of {_choices(Purpose)}")
+    lists = {k: yamlsource.string_list(entry.get(k, [])) for k in ("user_agents", "robots_tokens")}
+    for key, value in lists.items():
+        if value is None:
+            bad(key, "must be a list of strings")
+    if lists["user_agents"] == [] and not entry.get("control_token"):
+        bad("user_agents", "must name at least one token (or set control_token: true)")
+    for ua in lists["user_agents"] or []:
+        if _WORD.match(ua) is None or ua != ua.strip():
+            bad("user_agents", f"{ua!r} must start with a letter, digit, '_' or '-'")
+    verify = _load_verify(entry.get("verify", {}), bad)
+    control = entry.get("control_token", False)
+    if not isinstance(control, bool):
+        bad("control_token", "must be true or false")
+    if len(report.problems) > before:
+        return None
+    return Agent(
+        name=str(name),
+        operator=operator,
+        purpose=Purpose(str(purpose)),
+        user_agents=tuple(lists["user_agents"] or ()),
+        robots_tokens=tuple(lists["robots_tokens"] or ()),
+        url=str(texts["url"]),
+        description=str(texts["description"]),
+        ip_ranges=verify[0],
+        rdns_domains=verify[1],
+        control_token=bool(control),
+    )
+
+
+def _load_verify(verify: Any, bad: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not isinstance(verify, dict):
+        bad("verify", "must be a mapping with 'ip_ranges' and/or 'rdns_domains'")
+        return (), ()
+    for key in yamlsource.unknown_keys(verify, _VERIFY_KEYS):
+        bad("verify", f"unknown key {key!r}")
+    result = []
+    for key in _VERIFY_KEYS:
+        value = yamlsource.string_list(verify.get(key, []))
+        if value is None:
+            bad("verify", f"{key} must be a list of strings")
+        result.append(tuple(value or ()))
+    return result[0], result[1]
+
+
+def _check_unique(located: Iterable[tuple[Agent, str, int | None]]) -> list[Problem]:
+    problems = []
+    names: dict[str, Agent] = {}
+    tokens: dict[str, Agent] = {}
+    for agent, file, line in located:
+        rule = f'agent "{agent.name}"'
+        other = names.setdefault(agent.name.lower(), agent)
+        if other is not agent:
+            problems.append(Problem(file, line, "duplicate agent name", rule, "name"))
+        for ua in agent.user_agents:
+            owner = tokens.setdefault(ua.lower(), agent)
+            if owner is not agent:
+                message = f'token {ua!r} is already claimed by agent "{owner.name}"'
+                problems.append(Problem(file, line, message, rule, "user_agents"))
+    return problems
+
+
+def _choices(enum: Iterable[Any]) -> str:
+    return ", ".join(str(e) for e in enum)

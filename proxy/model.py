@@ -1,0 +1,93 @@
+"""The values that flow through the pipeline: request → classify → decide → act → signals → log.
+
+All of them are immutable, so one step can never change what an earlier step decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Purpose(StrEnum):
+    """What an agent does with what it fetches; rules match on it."""
+
+    AI_TRAINING = "ai-training"
+    AI_SEARCH = "ai-search"
+    AI_ASSISTANT = "ai-assistant"
+    SEARCH = "search"
+    PREVIEW = "preview"
+    FEED = "feed"
+    ARCHIVER = "archiver"
+    SEO = "seo"
+    MONITORING = "monitoring"
+    OTHER = "other"
+
+
+# When a user agent names several known agents, the one whose purpose comes first
+# here wins: adding "Googlebot" to a GPTBot user agent must not hide GPTBot.
+PURPOSE_RANK: dict[Purpose, int] = {p: i for i, p in enumerate(Purpose)}
+
+
+class Identity(StrEnum):
+    """How far a request's claim to be an agent is established."""
+
+    VERIFIED = "verified"
+    CLAIMED = "claimed"
+    SPOOFED = "spoofed"
+    NONE = "none"
+
+
+class Action(StrEnum):
+    """What the proxy does with a request. `charge` and `throttle` are planned."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One crawler or fetcher of the catalogue (rules/agents/*.yaml)."""
+
+    name: str
+    operator: str
+    purpose: Purpose
+    user_agents: tuple[str, ...]
+    robots_tokens: tuple[str, ...]
+    url: str
+    description: str = ""
+    ip_ranges: tuple[str, ...] = ()
+    rdns_domains: tuple[str, ...] = ()
+    control_token: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the core needs to know about a request; built by the engine adapter."""
+
+    method: str
+    host: str
+    path: str
+    user_agent: str
+    client_ip: str = ""
+    accept: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """Which agent a request claims to be, and how far that is established."""
+
+    agent: Agent | None
+    identity: Identity
+
+    @property
+    def name(self) -> str | None:
+        return self.agent.name if self.agent else None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The decision for one request, named after the rule that made it."""
+
+    action: Action
+    rule: str

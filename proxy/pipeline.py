@@ -1,0 +1,28 @@
+"""What the engine adapters share: the current rules, the log, and the limits.
+
+The addons read `pipeline.ruleset` once per request and keep that object on the
+flow, so a request is decided, signalled and logged under one version of the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.logwriter import LogWriter
+from proxy.ruleset import Ruleset
+
+# Keys under which the addons pass results to each other on flow.metadata.
+RULESET = "optout.ruleset"
+REQUEST = "optout.request"
+CLASSIFICATION = "optout.classification"
+VERDICT = "optout.verdict"
+SIGNALS = "optout.signals"
+BYTES = "optout.bytes"
+LOGGED = "optout.logged"
+
+
+@dataclass(slots=True)
+class Pipeline:
+    ruleset: Ruleset
+    log: LogWriter
+    html_limit: int = 2 * 1024 * 1024  # HTML up to this size is buffered; all else streams

@@ -1,0 +1,75 @@
+"""The reservation signals a response carries, rendered once per policy.
+
+Header values are built when the rules load (the hot path only copies them), with
+RFC 9651 serialisation for `Content-Usage` from a structured-fields library.
+Upstream values are overridden where they would contradict the policy
+(`tdm-reservation`, `Content-Usage`) and merged where they add to it
+(`X-Robots-Tag` directives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import http_sf
+from http_sf.types import DictionaryType, Token
+
+from proxy.policy import Reservation
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSignals:
+    """Pre-rendered headers; `names` is what the access log records as shown."""
+
+    set: tuple[tuple[str, str], ...]  # replace whatever upstream sent
+    robots_tag: tuple[str, ...]  # merged into X-Robots-Tag
+    names: tuple[str, ...]
+
+
+def build_header_signals(reservation: Reservation) -> HeaderSignals:
+    if not reservation.enabled:
+        return HeaderSignals((), (), ())
+    headers: list[tuple[str, str]] = [("tdm-reservation", "1")]
+    names = ["tdm-reservation"]
+    if reservation.tdm_policy:
+        headers.append(("tdm-policy", reservation.tdm_policy))
+        names.append("tdm-policy")
+    if reservation.content_usage:
+        value: DictionaryType = {label: (Token(v), {}) for label, v in reservation.content_usage}
+        headers.append(("content-usage", http_sf.ser(value)))
+        names.append("content-usage")
+    if reservation.licence:
+        headers.append(("link", f'<{reservation.licence}>; rel="license"'))
+        names.append("link-license")
+    if reservation.x_robots_tag:
+        names.append("x-robots-tag")
+    return HeaderSignals(tuple(headers), reservation.x_robots_tag, tuple(names))
+
+
+def merge_robots_tag(existing: str | None, ours: tuple[str, ...]) -> str:
+    """Add our directives to an upstream X-Robots-Tag value, without duplicates.
+
+    Directives scoped to a user agent (`googlebot: noindex`) are kept as they are.
+    """
+    if not existing:
+        return ", ".join(ours)
+    present = {d.strip().lower() for d in existing.split(",")}
+    extra = [d for d in ours if d not in present]
+    return ", ".join([existing.strip(), *extra]) if extra else existing
+
+
+def apply(
+    signals: HeaderSignals,
+    get: Callable[[str], str | None],
+    put: Callable[[str, str], None],
+    add: Callable[[str, str], None],
+) -> None:
+    """Apply the signals through an engine's header accessors."""
+    for name, value in signals.set:
+        if name == "link":
+            add(name, value)  # a page may have Link values of its own
+        else:
+            put(name, value)
+    if signals.robots_tag:
+        put("x-robots-tag", merge_robots_tag(get("x-robots-tag"), signals.robots_tag))

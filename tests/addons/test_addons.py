@@ -1,0 +1,164 @@
+"""The addons as the engine drives them, with mitmproxy's test flows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flows import make_flow, pipeline, run, upstream_response
+from mitmproxy.test import taddons
+
+from addons import default_addons
+from addons.classify import client_ip, request_info
+from proxy.model import Action, Identity
+from proxy.pipeline import BYTES, CLASSIFICATION, SIGNALS, VERDICT, Pipeline
+from proxy.ruleset import Ruleset
+
+GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
+
+
+@pytest.fixture
+def pipe(shipped: Ruleset, tmp_path: Path) -> Iterator[Pipeline]:
+    p = pipeline(shipped, tmp_path)
+    with taddons.context(*default_addons(p)):
+        yield p
+    p.log.close()
+
+
+def _records(pipe: Pipeline) -> list[dict[str, object]]:
+    pipe.log.close()
+    return [json.loads(line) for line in Path(pipe.log.target).read_text().splitlines()]
+
+
+def test_browser_request_is_allowed_and_signalled(pipe: Pipeline) -> None:
+    flow = make_flow()
+    run(default_addons(pipe), flow, lambda f: upstream_response(f, "text/html", b"<p>hi</p>"))
+    assert flow.metadata[CLASSIFICATION].identity is Identity.NONE
+    assert flow.metadata[VERDICT].action is Action.ALLOW
+    assert flow.response is not None
+    assert flow.response.headers["tdm-reservation"] == "1"
+    assert flow.response.headers["x-robots-tag"] == "noai, noimageai"
+    assert not flow.response.stream  # small HTML is buffered for meta injection
+    (record,) = _records(pipe)
+    assert record["http"] == {"request": {"method": "GET"},
+                              "response": {"status_code": 200, "body": {"bytes": 9}}}  # fmt: skip
+
+
+def test_ai_training_crawler_is_blocked_before_upstream(pipe: Pipeline) -> None:
+    flow = make_flow(GPTBOT, accept="text/html")
+    upstream_called = []
+    run(default_addons(pipe), flow, upstream_called.append)
+    assert upstream_called == []
+    assert flow.response is not None
+    assert flow.response.status_code == 403
+    assert flow.response.headers["content-type"].startswith("text/html")
+    assert flow.response.headers["content-usage"] == "train-ai=n"
+    assert b"block-ai-training" in flow.response.content
+    (record,) = _records(pipe)
+    assert record["optout"]["agent"] == "GPTBot"
+    assert record["http"]["response"]["body"]["bytes"] == len(flow.response.content)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "length", "streams"),
+    [
+        ("audio/mpeg", 10, True),
+        ("image/png", 10, True),
+        ("application/zip", 10, True),
+        ("text/html; charset=utf-8", 10, False),
+        ("text/html", 5000, True),  # over the HTML limit
+        ("", 10, True),
+    ],
+)
+def test_what_streams(pipe: Pipeline, content_type: str, length: int, streams: bool) -> None:
+    flow = make_flow()
+    run(default_addons(pipe), flow, lambda f: upstream_response(f, content_type, b"x" * length))
+    assert flow.response is not None
+    assert bool(flow.response.stream) is streams
+    assert flow.response.headers["tdm-reservation"] == "1"
+    if streams:
+        assert flow.metadata[BYTES] == length
+    (record,) = _records(pipe)
+    assert record["http"]["response"]["body"]["bytes"] == length
+
+
+def test_upstream_values_are_overridden_or_merged(pipe: Pipeline) -> None:
+    flow = make_flow()
+    run(
+        default_addons(pipe),
+        flow,
+        lambda f: upstream_response(
+            f, "image/png", tdm_reservation="0", x_robots_tag="noindex", link="</a>; rel=next"
+        ),
+    )
+    assert flow.response is not None
+    headers = flow.response.headers
+    assert headers["tdm-reservation"] == "1"
+    assert headers["x-robots-tag"] == "noindex, noai, noimageai"
+    licence = '<https://label.example/licensing>; rel="license"'
+    assert headers.get_all("link") == ["</a>; rel=next", licence]
+    assert "x-robots-tag" in flow.metadata[SIGNALS]
+
+
+def test_upstream_error_is_logged(pipe: Pipeline) -> None:
+    flow = make_flow()
+    for addon in default_addons(pipe):
+        if hasattr(addon, "requestheaders"):
+            addon.requestheaders(flow)
+    from mitmproxy.flow import Error
+
+    flow.error = Error("Connection refused")
+    for addon in default_addons(pipe):
+        if hasattr(addon, "error"):
+            addon.error(flow)
+    (record,) = _records(pipe)
+    assert record["error"] == {"message": "Connection refused"}
+    assert record["event"]["action"] == "allow"
+    assert "status_code" not in record["http"]["response"]
+
+
+def test_a_flow_is_logged_once(pipe: Pipeline) -> None:
+    flow = make_flow()
+    log = default_addons(pipe)[-1]
+    run(default_addons(pipe), flow, lambda f: upstream_response(f, "text/plain", b"x"))
+    log.error(flow)
+    assert len(_records(pipe)) == 1
+
+
+def test_handled_flows_are_left_alone(pipe: Pipeline) -> None:
+    flow = make_flow(GPTBOT)
+    upstream_response(flow, "text/plain", b"set by another addon")
+    for addon in default_addons(pipe):
+        if hasattr(addon, "requestheaders"):
+            addon.requestheaders(flow)
+    assert VERDICT not in flow.metadata
+    assert flow.response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [
+        (("203.0.113.5", 1234), "203.0.113.5"),
+        (("::ffff:203.0.113.5", 1234, 0, 0), "203.0.113.5"),
+        (("2001:db8::1", 1234, 0, 0), "2001:db8::1"),
+    ],
+)
+def test_client_ip_is_normalised(peer: tuple[object, ...], expected: str) -> None:
+    flow = make_flow()
+    flow.client_conn.peername = peer
+    assert client_ip(flow) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("label.example:8080", "label.example"), ("LABEL.example", "label.example"),
+     ("[::1]:8080", "::1"), ("", "")],
+)  # fmt: skip
+def test_request_host_drops_the_port(host: str, expected: str) -> None:
+    flow = make_flow(path="/a?b=c")
+    flow.request.headers["host"] = host
+    info = request_info(flow)
+    assert info.host == expected
+    assert info.path == "/a"

@@ -1,0 +1,100 @@
+"""End-to-end harness: a real upstream (aiohttp) and the real proxy, on loopback.
+
+The proxy runs as a subprocess of `python -m proxy run`, exactly as an operator
+starts it; the test reads its ready line for the port and its access log file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[2]
+BIG = 10 * 1024 * 1024
+PAGE = b"<!doctype html><html><head><title>t</title></head><body>" + b"x" * 5000 + b"</body></html>"
+
+
+@dataclass
+class Upstream:
+    url: str = ""
+    requests: list[str] = field(default_factory=list)
+    release_big: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def make_app(upstream: Upstream) -> web.Application:
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        upstream.requests.append(request.path_qs)
+        return await handler(request)
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=PAGE, content_type="text/html")
+
+    async def host(request: web.Request) -> web.Response:
+        return web.Response(text=request.headers.get("host", ""))
+
+    async def error(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="upstream broke")
+
+    async def image(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x89PNG\r\n\x1a\n" + b"\0" * 100, content_type="image/png")
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        # Sends the first MiB, then waits until the test has received bytes through
+        # the proxy: a proxy that buffered the whole body would never deliver them.
+        response = web.StreamResponse(headers={"content-type": "audio/mpeg"})
+        response.content_length = BIG
+        await response.prepare(request)
+        chunk = bytes(range(256)) * 4096  # 1 MiB
+        await response.write(chunk)
+        if request.query.get("wait"):
+            await asyncio.wait_for(upstream.release_big.wait(), 30)
+        for _ in range(BIG // len(chunk) - 1):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    app = web.Application(middlewares=[web.middleware(record)])
+    app.router.add_get("/page", page)
+    app.router.add_get("/host", host)
+    app.router.add_get("/error", error)
+    app.router.add_get("/cover.png", image)
+    app.router.add_get("/big.mp3", big)
+    return app
+
+
+@dataclass
+class Proxy:
+    url: str
+    log: Path
+    process: asyncio.subprocess.Process
+
+    async def stop(self) -> list[dict[str, Any]]:
+        """SIGTERM, as a container platform does, then read the access log."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self.process.wait(), 20)
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+async def start_proxy(upstream_url: str, tmp: Path, rules: Path = ROOT / "rules") -> Proxy:
+    log = tmp / "access.jsonl"
+    env = {**os.environ, "OPTOUT_UPSTREAM": upstream_url, "HOME": str(tmp)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy", "run", "--listen", "127.0.0.1:0",
+        "--rules", str(rules), "--log", str(log), "--state", str(tmp / "state"),
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert process.stderr is not None
+    line = await asyncio.wait_for(process.stderr.readline(), 30)
+    match = re.search(rb"ready on (http://[\d.]+:\d+)", line)
+    assert match, f"no ready line: {line!r}"
+    return Proxy(match.group(1).decode(), log, process)

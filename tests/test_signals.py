@@ -1,0 +1,79 @@
+"""Reservation headers: rendered once, standards-exact, merged with upstream values."""
+
+from __future__ import annotations
+
+import http_sf
+import pytest
+
+from proxy.policy import Reservation
+from proxy.signals import apply, build_header_signals, merge_robots_tag
+
+FULL = Reservation(
+    tdm_policy="https://label.example/tdm.json",
+    licence="https://label.example/licence",
+    content_usage=(("train-ai", "n"), ("search", "y")),
+)
+
+
+def test_full_reservation_headers() -> None:
+    signals = build_header_signals(FULL)
+    assert dict(signals.set) == {
+        "tdm-reservation": "1",
+        "tdm-policy": "https://label.example/tdm.json",
+        "content-usage": "train-ai=n, search=y",
+        "link": '<https://label.example/licence>; rel="license"',
+    }
+    assert signals.robots_tag == ("noai", "noimageai")
+    assert signals.names == (
+        "tdm-reservation",
+        "tdm-policy",
+        "content-usage",
+        "link-license",
+        "x-robots-tag",
+    )
+
+
+def test_content_usage_is_an_rfc9651_dictionary_of_tokens() -> None:
+    value = dict(build_header_signals(FULL).set)["content-usage"]
+    parsed = http_sf.parse(value.encode(), tltype="dictionary")
+    assert {k: str(v[0]) for k, v in parsed.items()} == {"train-ai": "n", "search": "y"}
+
+
+def test_default_reservation_is_train_ai_n_and_noai() -> None:
+    signals = build_header_signals(Reservation())
+    assert dict(signals.set) == {"tdm-reservation": "1", "content-usage": "train-ai=n"}
+    assert signals.robots_tag == ("noai", "noimageai")
+
+
+def test_disabled_reservation_sends_nothing() -> None:
+    signals = build_header_signals(Reservation(enabled=False))
+    assert (signals.set, signals.robots_tag, signals.names) == ((), (), ())
+
+
+@pytest.mark.parametrize(
+    ("existing", "merged"),
+    [
+        (None, "noai, noimageai"),
+        ("", "noai, noimageai"),
+        ("noindex", "noindex, noai, noimageai"),
+        ("NOAI, nofollow", "NOAI, nofollow, noimageai"),
+        ("noai, noimageai", "noai, noimageai"),
+        ("googlebot: noindex", "googlebot: noindex, noai, noimageai"),
+    ],
+)
+def test_merge_robots_tag(existing: str | None, merged: str) -> None:
+    assert merge_robots_tag(existing, ("noai", "noimageai")) == merged
+
+
+def test_apply_overrides_contradicting_upstream_values() -> None:
+    headers = {"tdm-reservation": "0", "x-robots-tag": "noindex"}
+    added: list[tuple[str, str]] = []
+    apply(
+        build_header_signals(FULL),
+        headers.get,
+        headers.__setitem__,
+        lambda k, v: added.append((k, v)),
+    )
+    assert headers["tdm-reservation"] == "1"
+    assert headers["x-robots-tag"] == "noindex, noai, noimageai"
+    assert added == [("link", '<https://label.example/licence>; rel="license"')]
