@@ -1,0 +1,32 @@
+"""The embedded master is lean and configured for a public-facing reverse proxy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from proxy.logwriter import LogWriter
+from proxy.pipeline import Pipeline
+from proxy.ruleset import Ruleset
+from proxy.runner import Ready, build_master
+from proxy.settings import Settings
+
+
+async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_path: Path) -> None:
+    settings = Settings("http://127.0.0.1:9", "127.0.0.1", 0, Path("rules"), "-", tmp_path / "s")
+    pipeline = Pipeline(shipped, LogWriter(str(tmp_path / "log")))
+    master = build_master(settings, pipeline, Ready(lambda host, port: None))
+    try:
+        names = [type(a).__name__ for a in master.addons.chain]
+        assert names == ["Core", "Proxyserver", "NextLayer", "TlsConfig", "ErrorCheck",
+                         "Classify", "Decide", "Signals", "AccessLog", "Ready"]  # fmt: skip
+        # No Block addon, so no block_global: clients from public addresses are served.
+        assert master.addons.get("block") is None
+        assert "block_global" not in master.options
+        opts = master.options
+        assert opts.keep_host_header is True
+        assert opts.connection_strategy == "lazy"
+        assert opts.mode == ["reverse:http://127.0.0.1:9@0"]
+        assert opts.confdir == str(tmp_path / "s" / "mitmproxy")
+        assert opts.stream_large_bodies == "2m"
+    finally:
+        pipeline.log.close()
