@@ -2,7 +2,8 @@
 
 Each turns flow data into the core's values, calls the core, and applies the
 result to the flow. They run in the order of `default_addons()`, which is the
-order of the pipeline: classify → decide (and act) → signals → log.
+order of the pipeline: classify → serve our own documents → decide (and act)
+→ signals → log.
 """
 
 from __future__ import annotations
@@ -13,8 +14,15 @@ from addons.accesslog import AccessLog
 from addons.classify import Classify
 from addons.decide import Decide
 from addons.signals import Signals
+from addons.wellknown import WellKnown
 from proxy.pipeline import Pipeline
 
 
 def default_addons(pipeline: Pipeline) -> list[Any]:
-    return [Classify(pipeline), Decide(pipeline), Signals(pipeline), AccessLog(pipeline)]
+    return [
+        Classify(pipeline),
+        WellKnown(pipeline),
+        Decide(pipeline),
+        Signals(pipeline),
+        AccessLog(pipeline),
+    ]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from proxy import signals
-from proxy.pipeline import BYTES, RULESET, SIGNALS, Pipeline
+from proxy.pipeline import BYTES, RESERVED, RULESET, SIGNALS, Pipeline
 
 
 class Signals:
@@ -26,8 +26,12 @@ class Signals:
             return
         ruleset = flow.metadata.get(RULESET, self.pipeline.ruleset)
         headers = response.headers
-        signals.apply(ruleset.headers, headers.get, headers.__setitem__, headers.add)
-        flow.metadata[SIGNALS] = ruleset.headers.names
+        path = flow.request.path.partition("?")[0]
+        reserved = ruleset.policy.reservation.resolve(path, headers.get("content-type"))
+        chosen = ruleset.headers(reserved)
+        signals.apply(chosen, headers.get, headers.__setitem__, headers.add)
+        flow.metadata[RESERVED] = reserved
+        flow.metadata[SIGNALS] = chosen.names
         if response.raw_content is None and (response.stream or not self._buffer(response)):
             # raw_content is set only for responses the proxy made itself (blocks).
             response.stream = _counter(flow)

@@ -17,6 +17,7 @@ REQUEST = "optout.request"
 CLASSIFICATION = "optout.classification"
 VERDICT = "optout.verdict"
 SIGNALS = "optout.signals"
+RESERVED = "optout.reserved"
 BYTES = "optout.bytes"
 LOGGED = "optout.logged"
 

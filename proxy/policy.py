@@ -16,35 +16,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from proxy import yamlsource
 from proxy.catalogue import Catalogue
 from proxy.errors import Problem
 from proxy.model import Action, Identity, Purpose, Verdict
+from proxy.reservation import Reservation, has_control, parse_reservation
 from proxy.rules import Rule, compile_hosts, compile_paths
 
 _TOP_KEYS = ("version", "label", "reservation", "rules", "default")
-_RESERVATION_KEYS = ("enabled", "tdm_policy", "licence", "contact", "x_robots_tag", "content_usage")
 _MATCHERS = ("agent", "operator", "purpose", "identity", "host", "path", "method")
 _RULE_KEYS = ("name", "description", "action", *_MATCHERS)
 _PLANNED_ACTIONS = {"charge", "throttle"}
-_AIPREF_LABELS = ("train-ai", "search")  # draft-ietf-aipref-vocab-07
-_ROBOTS_TAG = re.compile(r"[a-z][a-z0-9-]*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _METHOD = re.compile(r"[A-Z]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """The rights reservation every response carries, when enabled."""
-
-    enabled: bool = True
-    tdm_policy: str | None = None
-    licence: str | None = None
-    contact: str | None = None
-    x_robots_tag: tuple[str, ...] = ("noai", "noimageai")
-    content_usage: tuple[tuple[str, str], ...] = (("train-ai", "n"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +62,11 @@ def _parse(data: Any, catalogue: Catalogue, report: yamlsource.Report) -> Policy
     if data.get("version", 1) != 1:
         report.add(yamlsource.line_of(data, "version"), "only version 1 exists", field="version")
     label = data.get("label", "")
-    if not isinstance(label, str) or _has_control(label):
+    if not isinstance(label, str) or has_control(label):
         report.add(yamlsource.line_of(data, "label"), "must be a single-line string", field="label")
         label = ""
-    reservation = _parse_reservation(data.get("reservation", {}), data, report)
+    line = yamlsource.line_of(data, "reservation")
+    reservation = parse_reservation(data.get("reservation", {}), report, line)
     rules = _parse_rules(data.get("rules", []), data, catalogue, report)
     default = _parse_default(data, report)
     return Policy(label, reservation, rules, default)
@@ -102,56 +88,6 @@ def _parse_default(data: dict[str, Any], report: yamlsource.Report) -> Verdict:
     else:
         return Verdict(Action(value), "default")
     return Verdict(Action.ALLOW, "default")
-
-
-def _parse_reservation(node: Any, data: Any, report: yamlsource.Report) -> Reservation:
-    if not isinstance(node, dict):
-        report.add(
-            yamlsource.line_of(data, "reservation"), "must be a mapping", field="reservation"
-        )
-        return Reservation()
-
-    def bad(key: str, message: str, line: int | None = None) -> None:
-        line = line or yamlsource.line_of(node, key)
-        report.add(line, message, field=f"reservation.{key}")
-
-    for key in yamlsource.unknown_keys(node, _RESERVATION_KEYS):
-        bad(key, f"unknown key {key!r}")
-    enabled = node.get("enabled", True)
-    if not isinstance(enabled, bool):
-        bad("enabled", "must be true or false")
-    urls: dict[str, str | None] = {}
-    for key in ("tdm_policy", "licence", "contact"):
-        value = node.get(key)
-        error = None if value is None else _url_error(value, mailto=key == "contact")
-        if error:
-            bad(key, error)
-        urls[key] = value if error is None else None
-    tags = yamlsource.string_list(node.get("x_robots_tag", ["noai", "noimageai"]))
-    if tags is None or any(_ROBOTS_TAG.fullmatch(t) is None for t in tags):
-        bad("x_robots_tag", "must be a list of lower-case directives like noai, noimageai")
-        tags = []
-    usage = _parse_content_usage(node.get("content_usage", {"train-ai": "n"}), bad)
-    return Reservation(
-        bool(enabled), urls["tdm_policy"], urls["licence"], urls["contact"], tuple(tags), usage
-    )
-
-
-def _parse_content_usage(node: Any, bad: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(node, dict):
-        bad("content_usage", "must be a mapping like {train-ai: n}")
-        return ()
-    pairs = []
-    for key, value in node.items():
-        line = yamlsource.line_of(node, key)
-        if key not in _AIPREF_LABELS:
-            known = " and ".join(_AIPREF_LABELS)
-            bad("content_usage", f"unknown label {key!r}; the vocabulary has {known}", line)
-        elif value not in ("y", "n"):
-            bad("content_usage", f"{key} must be y or n, not {value!r}", line)
-        else:
-            pairs.append((str(key), str(value)))
-    return tuple(pairs)
 
 
 def _parse_rules(
@@ -299,23 +235,6 @@ _COMPILERS: dict[str, Any] = {
     "path": lambda values, _: compile_paths(values),
     "method": _methods,
 }
-
-
-def _url_error(value: Any, mailto: bool = False) -> str | None:
-    if not isinstance(value, str) or _has_control(value) or " " in value:
-        return "must be a URL without spaces or control characters"
-    if mailto and value.startswith("mailto:") and "@" in value:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"{value!r} must be an absolute http(s) URL" + (" or mailto:" if mailto else "")
-    if any(c in value for c in '<>"'):
-        return f"{value!r} must not contain <, > or quotes"
-    return None
-
-
-def _has_control(text: str) -> bool:
-    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def _label(number: int, name: str | None) -> str:

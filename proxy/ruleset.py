@@ -9,13 +9,17 @@ problem of every file, so the proxy never starts on half-valid rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from proxy.catalogue import Catalogue, load_catalogue
 from proxy.errors import Problem, RuleError
 from proxy.policy import Policy, load_policy
+from proxy.reservation import warnings
 from proxy.signals import HeaderSignals, build_header_signals
+from proxy.wellknown import Document, documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +27,13 @@ class Ruleset:
     directory: Path
     catalogue: Catalogue
     policy: Policy
-    headers: HeaderSignals
+    reserved_headers: HeaderSignals
+    open_headers: HeaderSignals
+    warnings: tuple[Problem, ...] = ()
+    documents: Mapping[str, Document] = field(default_factory=dict)
+
+    def headers(self, reserved: bool) -> HeaderSignals:
+        return self.reserved_headers if reserved else self.open_headers
 
 
 def load_rules(directory: Path) -> Ruleset:
@@ -38,4 +48,13 @@ def load_rules(directory: Path) -> Ruleset:
     policy = load_policy(policy_file, catalogue, problems)
     if problems:
         raise RuleError(problems)
-    return Ruleset(directory, catalogue, policy, build_header_signals(policy.reservation))
+    reservation = policy.reservation
+    return Ruleset(
+        directory,
+        catalogue,
+        policy,
+        build_header_signals(reservation, reserved=True),
+        build_header_signals(reservation, reserved=False),
+        tuple(warnings(reservation, str(policy_file))),
+        MappingProxyType(documents(reservation, policy.label)),
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import http_sf
 from http_sf.types import DictionaryType, Token
 
-from proxy.policy import Reservation
+from proxy.reservation import Reservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,24 +27,25 @@ class HeaderSignals:
     names: tuple[str, ...]
 
 
-def build_header_signals(reservation: Reservation) -> HeaderSignals:
+def build_header_signals(reservation: Reservation, reserved: bool) -> HeaderSignals:
+    """The headers for one resolved answer: TDM rights reserved or not."""
     if not reservation.enabled:
         return HeaderSignals((), (), ())
-    headers: list[tuple[str, str]] = [("tdm-reservation", "1")]
+    headers: list[tuple[str, str]] = [("tdm-reservation", "1" if reserved else "0")]
     names = ["tdm-reservation"]
-    if reservation.tdm_policy:
+    if reservation.tdm_policy and reserved:  # TDMRep: no policy with reservation 0
         headers.append(("tdm-policy", reservation.tdm_policy))
         names.append("tdm-policy")
-    if reservation.content_usage:
-        value: DictionaryType = {label: (Token(v), {}) for label, v in reservation.content_usage}
-        headers.append(("content-usage", http_sf.ser(value)))
-        names.append("content-usage")
+    usage: DictionaryType = {label: (Token(v), {}) for label, v in reservation.usage(reserved)}
+    headers.append(("content-usage", http_sf.ser(usage)))
+    names.append("content-usage")
     if reservation.licence:
         headers.append(("link", f'<{reservation.licence}>; rel="license"'))
         names.append("link-license")
-    if reservation.x_robots_tag:
+    robots_tag = reservation.x_robots_tag if reserved else ()
+    if robots_tag:
         names.append("x-robots-tag")
-    return HeaderSignals(tuple(headers), reservation.x_robots_tag, tuple(names))
+    return HeaderSignals(tuple(headers), robots_tag, tuple(names))
 
 
 def merge_robots_tag(existing: str | None, ours: tuple[str, ...]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from proxy import blockpage
 from proxy.model import Action, Agent, Classification, Identity, Purpose, Verdict
-from proxy.policy import Policy, Reservation
+from proxy.policy import Policy
+from proxy.reservation import Reservation
 
 AGENT = Agent("<Bot>", "Op", Purpose.AI_TRAINING, ("Bot",), ("Bot",), "https://x")
 POLICY = Policy(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from proxy.decide import decide
 from proxy.model import Action, Agent, Classification, Identity, Purpose, RequestInfo, Verdict
-from proxy.policy import Policy, Reservation
+from proxy.policy import Policy
+from proxy.reservation import Reservation
 from proxy.rules import Rule, compile_paths
 
 CCBOT = Agent("CCBot", "Common Crawl", Purpose.AI_TRAINING, ("CCBot",), ("CCBot",), "https://x")
@@ -35,3 +36,9 @@ def test_default_when_nothing_matches() -> None:
     blocking = Policy("", Reservation(), (), Verdict(Action.BLOCK, "default"))
     found = Classification(None, Identity.NONE)
     assert decide(blocking, RequestInfo("GET", "h", "/", ""), found).action is Action.BLOCK
+
+
+def test_the_reservation_is_always_readable() -> None:
+    for path in ("/robots.txt", "/.well-known/tdmrep.json", "/ai.txt", "/security.txt"):
+        assert _decide(path, CCBOT) == Verdict(Action.ALLOW, "always-free")
+    assert _decide("/robots.txt.bak", CCBOT).action is Action.BLOCK

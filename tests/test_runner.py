@@ -17,8 +17,19 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
     master = build_master(settings, pipeline, Ready(lambda host, port: None))
     try:
         names = [type(a).__name__ for a in master.addons.chain]
-        assert names == ["Core", "Proxyserver", "NextLayer", "TlsConfig", "ErrorCheck",
-                         "Classify", "Decide", "Signals", "AccessLog", "Ready"]  # fmt: skip
+        assert names == [
+            "Core",
+            "Proxyserver",
+            "NextLayer",
+            "TlsConfig",
+            "ErrorCheck",
+            "Classify",
+            "WellKnown",
+            "Decide",
+            "Signals",
+            "AccessLog",
+            "Ready",
+        ]
         # No Block addon, so no block_global: clients from public addresses are served.
         assert master.addons.get("block") is None
         assert "block_global" not in master.options

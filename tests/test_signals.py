@@ -5,18 +5,18 @@ from __future__ import annotations
 import http_sf
 import pytest
 
-from proxy.policy import Reservation
+from proxy.reservation import Reservation
 from proxy.signals import apply, build_header_signals, merge_robots_tag
 
 FULL = Reservation(
     tdm_policy="https://label.example/tdm.json",
     licence="https://label.example/licence",
-    content_usage=(("train-ai", "n"), ("search", "y")),
+    content_usage=(("search", "y"),),
 )
 
 
 def test_full_reservation_headers() -> None:
-    signals = build_header_signals(FULL)
+    signals = build_header_signals(FULL, reserved=True)
     assert dict(signals.set) == {
         "tdm-reservation": "1",
         "tdm-policy": "https://label.example/tdm.json",
@@ -34,19 +34,30 @@ def test_full_reservation_headers() -> None:
 
 
 def test_content_usage_is_an_rfc9651_dictionary_of_tokens() -> None:
-    value = dict(build_header_signals(FULL).set)["content-usage"]
+    value = dict(build_header_signals(FULL, reserved=True).set)["content-usage"]
     parsed = http_sf.parse(value.encode(), tltype="dictionary")
     assert {k: str(v[0]) for k, v in parsed.items()} == {"train-ai": "n", "search": "y"}
 
 
 def test_default_reservation_is_train_ai_n_and_noai() -> None:
-    signals = build_header_signals(Reservation())
+    signals = build_header_signals(Reservation(), reserved=True)
     assert dict(signals.set) == {"tdm-reservation": "1", "content-usage": "train-ai=n"}
     assert signals.robots_tag == ("noai", "noimageai")
 
 
+def test_unreserved_answer_says_so_without_a_policy() -> None:
+    signals = build_header_signals(FULL, reserved=False)
+    assert dict(signals.set) == {
+        "tdm-reservation": "0",
+        "content-usage": "train-ai=y, search=y",
+        "link": '<https://label.example/licence>; rel="license"',
+    }
+    assert signals.robots_tag == ()
+    assert signals.names == ("tdm-reservation", "content-usage", "link-license")
+
+
 def test_disabled_reservation_sends_nothing() -> None:
-    signals = build_header_signals(Reservation(enabled=False))
+    signals = build_header_signals(Reservation(enabled=False), reserved=True)
     assert (signals.set, signals.robots_tag, signals.names) == ((), (), ())
 
 
@@ -69,7 +80,7 @@ def test_apply_overrides_contradicting_upstream_values() -> None:
     headers = {"tdm-reservation": "0", "x-robots-tag": "noindex"}
     added: list[tuple[str, str]] = []
     apply(
-        build_header_signals(FULL),
+        build_header_signals(FULL, reserved=True),
         headers.get,
         headers.__setitem__,
         lambda k, v: added.append((k, v)),

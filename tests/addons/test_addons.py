@@ -42,8 +42,10 @@ def test_browser_request_is_allowed_and_signalled(pipe: Pipeline) -> None:
     assert flow.response.headers["x-robots-tag"] == "noai, noimageai"
     assert not flow.response.stream  # small HTML is buffered for meta injection
     (record,) = _records(pipe)
-    assert record["http"] == {"request": {"method": "GET"},
-                              "response": {"status_code": 200, "body": {"bytes": 9}}}  # fmt: skip
+    assert record["http"] == {
+        "request": {"method": "GET"},
+        "response": {"status_code": 200, "body": {"bytes": 9}},
+    }
 
 
 def test_ai_training_crawler_is_blocked_before_upstream(pipe: Pipeline) -> None:
@@ -153,9 +155,13 @@ def test_client_ip_is_normalised(peer: tuple[object, ...], expected: str) -> Non
 
 @pytest.mark.parametrize(
     ("host", "expected"),
-    [("label.example:8080", "label.example"), ("LABEL.example", "label.example"),
-     ("[::1]:8080", "::1"), ("", "")],
-)  # fmt: skip
+    [
+        ("label.example:8080", "label.example"),
+        ("LABEL.example", "label.example"),
+        ("[::1]:8080", "::1"),
+        ("", ""),
+    ],
+)
 def test_request_host_drops_the_port(host: str, expected: str) -> None:
     flow = make_flow(path="/a?b=c")
     flow.request.headers["host"] = host

@@ -89,10 +89,22 @@ async def start_proxy(upstream_url: str, tmp: Path, rules: Path = ROOT / "rules"
     log = tmp / "access.jsonl"
     env = {**os.environ, "OPTOUT_UPSTREAM": upstream_url, "HOME": str(tmp)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy", "run", "--listen", "127.0.0.1:0",
-        "--rules", str(rules), "--log", str(log), "--state", str(tmp / "state"),
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=ROOT,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "proxy",
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--rules",
+        str(rules),
+        "--log",
+        str(log),
+        "--state",
+        str(tmp / "state"),
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
     assert process.stderr is not None
     line = await asyncio.wait_for(process.stderr.readline(), 30)
     match = re.search(rb"ready on (http://[\d.]+:\d+)", line)

@@ -77,9 +77,14 @@ async def test_gptbot_is_blocked_without_reaching_upstream(
         "purpose": "ai-training",
         "identity": "claimed",
         "rule": "block-ai-training",
-        "signals": ["tdm-reservation", "tdm-policy", "content-usage", "link-license",
-                    "x-robots-tag"],
-    }  # fmt: skip
+        "signals": [
+            "tdm-reservation",
+            "tdm-policy",
+            "content-usage",
+            "link-license",
+            "x-robots-tag",
+        ],
+    }
 
 
 async def test_large_download_streams_with_the_headers(proxy: Proxy, upstream: Upstream) -> None:

@@ -70,7 +70,7 @@ def test_all_matchers_compile(shipped: Ruleset) -> None:
     assert openai.methods == frozenset({"GET", "HEAD"})
     assert openai.purposes == frozenset({Purpose.AI_TRAINING, Purpose.AI_ASSISTANT})
     assert openai.identities == frozenset({Identity.CLAIMED, Identity.VERIFIED, Identity.SPOOFED})
-    assert policy.reservation.content_usage == (("train-ai", "n"), ("search", "y"))
+    assert policy.reservation.usage(True) == (("train-ai", "n"), ("search", "y"))
     assert policy.reservation.x_robots_tag == ("noai", "noimageai", "noarchive")
 
 

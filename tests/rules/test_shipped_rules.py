@@ -25,9 +25,20 @@ def test_every_ai_robots_txt_agent_is_catalogued(shipped: Ruleset) -> None:
 
 def test_major_crawlers_and_fetchers_are_catalogued(shipped: Ruleset) -> None:
     names = {a.name for a in shipped.catalogue.agents}
-    for name in ("Googlebot", "bingbot", "DuckDuckBot", "YandexBot", "Applebot", "Baiduspider",
-                 "facebookexternalhit", "Twitterbot", "archive.org_bot", "Miniflux", "Feedly",
-                 "UptimeRobot"):  # fmt: skip
+    for name in (
+        "Googlebot",
+        "bingbot",
+        "DuckDuckBot",
+        "YandexBot",
+        "Applebot",
+        "Baiduspider",
+        "facebookexternalhit",
+        "Twitterbot",
+        "archive.org_bot",
+        "Miniflux",
+        "Feedly",
+        "UptimeRobot",
+    ):
         assert name in names, name
     purposes = {a.purpose for a in shipped.catalogue.agents}
     assert purposes == set(Purpose)

@@ -1,0 +1,32 @@
+"""WellKnown: serve the documents rendered from the policy (tdmrep.json, ai.txt, RSL).
+
+They are answered by the proxy in requestheaders, for every client including
+blocked crawlers, and never reach the upstream: the policy is their only source.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from proxy.decide import ALWAYS_FREE
+from proxy.pipeline import REQUEST, RULESET, VERDICT, Pipeline
+
+
+class WellKnown:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live or REQUEST not in flow.metadata:
+            return
+        document = flow.metadata[RULESET].documents.get(flow.metadata[REQUEST].path)
+        if document is None or flow.request.method not in ("GET", "HEAD"):
+            return
+        flow.metadata[VERDICT] = ALWAYS_FREE
+        flow.response = http.Response.make(
+            200,
+            b"" if flow.request.method == "HEAD" else document.body,
+            {"content-type": document.content_type, "cache-control": "max-age=3600"},
+        )
+        if flow.request.method == "HEAD":
+            flow.response.headers["content-length"] = str(len(document.body))
