@@ -13,6 +13,7 @@ from typing import Any
 from addons.accesslog import AccessLog
 from addons.classify import Classify
 from addons.decide import Decide
+from addons.robots import Robots
 from addons.signals import Signals
 from addons.wellknown import WellKnown
 from proxy.pipeline import Pipeline
@@ -23,6 +24,7 @@ def default_addons(pipeline: Pipeline) -> list[Any]:
         Classify(pipeline),
         WellKnown(pipeline),
         Decide(pipeline),
+        Robots(pipeline),
         Signals(pipeline),
         AccessLog(pipeline),
     ]

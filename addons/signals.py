@@ -13,7 +13,7 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from proxy import signals
-from proxy.pipeline import BYTES, RESERVED, RULESET, SIGNALS, Pipeline
+from proxy.pipeline import BUFFER, BYTES, RESERVED, RULESET, SIGNALS, Pipeline
 
 
 class Signals:
@@ -32,6 +32,8 @@ class Signals:
         signals.apply(chosen, headers.get, headers.__setitem__, headers.add)
         flow.metadata[RESERVED] = reserved
         flow.metadata[SIGNALS] = chosen.names
+        if flow.metadata.get(BUFFER):
+            return
         if response.raw_content is None and (response.stream or not self._buffer(response)):
             # raw_content is set only for responses the proxy made itself (blocks).
             response.stream = _counter(flow)

@@ -124,6 +124,8 @@ def _check(args: argparse.Namespace) -> int:
             print(problem)
         print(f"{len(e.problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
+    for warning in ruleset.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{directory}: OK, {_summary(ruleset)}")
     return 0
 

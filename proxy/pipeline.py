@@ -18,6 +18,8 @@ CLASSIFICATION = "optout.classification"
 VERDICT = "optout.verdict"
 SIGNALS = "optout.signals"
 RESERVED = "optout.reserved"
+BUFFER = "optout.buffer"  # True: a later addon rewrites the body, do not stream
+NOTES = "optout.notes"  # what was odd about the upstream answer, for the log
 BYTES = "optout.bytes"
 LOGGED = "optout.logged"
 

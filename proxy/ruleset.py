@@ -18,6 +18,8 @@ from proxy.catalogue import Catalogue, load_catalogue
 from proxy.errors import Problem, RuleError
 from proxy.policy import Policy, load_policy
 from proxy.reservation import warnings
+from proxy.robots import RobotsPolicy
+from proxy.robotsrules import robots_policy
 from proxy.signals import HeaderSignals, build_header_signals
 from proxy.wellknown import Document, documents
 
@@ -32,8 +34,19 @@ class Ruleset:
     warnings: tuple[Problem, ...] = ()
     documents: Mapping[str, Document] = field(default_factory=dict)
 
+    _robots: dict[str, RobotsPolicy] = field(default_factory=dict, compare=False, repr=False)
+
     def headers(self, reserved: bool) -> HeaderSignals:
         return self.reserved_headers if reserved else self.open_headers
+
+    def robots(self, host: str) -> RobotsPolicy:
+        """The robots.txt policy for a host, cached (rules may match on host)."""
+        found = self._robots.get(host)
+        if found is None:
+            if len(self._robots) >= 256:
+                self._robots.clear()
+            found = self._robots[host] = robots_policy(self.policy, self.catalogue, host)
+        return found
 
 
 def load_rules(directory: Path) -> Ruleset:

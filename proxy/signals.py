@@ -36,8 +36,7 @@ def build_header_signals(reservation: Reservation, reserved: bool) -> HeaderSign
     if reservation.tdm_policy and reserved:  # TDMRep: no policy with reservation 0
         headers.append(("tdm-policy", reservation.tdm_policy))
         names.append("tdm-policy")
-    usage: DictionaryType = {label: (Token(v), {}) for label, v in reservation.usage(reserved)}
-    headers.append(("content-usage", http_sf.ser(usage)))
+    headers.append(("content-usage", content_usage(reservation, reserved)))
     names.append("content-usage")
     if reservation.licence:
         headers.append(("link", f'<{reservation.licence}>; rel="license"'))
@@ -46,6 +45,12 @@ def build_header_signals(reservation: Reservation, reserved: bool) -> HeaderSign
     if robots_tag:
         names.append("x-robots-tag")
     return HeaderSignals(tuple(headers), robots_tag, tuple(names))
+
+
+def content_usage(reservation: Reservation, reserved: bool) -> str:
+    """The Content-Usage value (an RFC 9651 dictionary of tokens) for an answer."""
+    usage: DictionaryType = {label: (Token(v), {}) for label, v in reservation.usage(reserved)}
+    return str(http_sf.ser(usage))
 
 
 def merge_robots_tag(existing: str | None, ours: tuple[str, ...]) -> str:

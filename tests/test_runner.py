@@ -26,6 +26,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "Classify",
             "WellKnown",
             "Decide",
+            "Robots",
             "Signals",
             "AccessLog",
             "Ready",

@@ -28,6 +28,11 @@ class Upstream:
     url: str = ""
     requests: list[str] = field(default_factory=list)
     release_big: asyncio.Event = field(default_factory=asyncio.Event)
+    robots: tuple[int, bytes] = (
+        200,
+        b"User-agent: *\nDisallow: /admin/\n\nUser-agent: GPTBot\nAllow: /\n\n"
+        b"Sitemap: https://label.example/sitemap.xml\n",
+    )
 
 
 def make_app(upstream: Upstream) -> web.Application:
@@ -40,6 +45,10 @@ def make_app(upstream: Upstream) -> web.Application:
 
     async def host(request: web.Request) -> web.Response:
         return web.Response(text=request.headers.get("host", ""))
+
+    async def robots(request: web.Request) -> web.Response:
+        status, body = upstream.robots
+        return web.Response(status=status, body=body, content_type="text/plain")
 
     async def error(request: web.Request) -> web.Response:
         return web.Response(status=500, text="upstream broke")
@@ -66,6 +75,7 @@ def make_app(upstream: Upstream) -> web.Application:
     app.router.add_get("/page", page)
     app.router.add_get("/host", host)
     app.router.add_get("/error", error)
+    app.router.add_get("/robots.txt", robots)
     app.router.add_get("/cover.png", image)
     app.router.add_get("/big.mp3", big)
     return app

@@ -1,0 +1,67 @@
+"""The reservation documents through the real proxy: robots.txt, tdmrep.json, ai.txt."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+from harness import Proxy, Upstream
+from protego import Protego
+
+GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
+
+
+async def _get(proxy: Proxy, path: str, ua: str = "curl/8.0") -> tuple[int, str, str]:
+    async with aiohttp.ClientSession(headers={"User-Agent": ua}) as session:
+        async with session.get(f"{proxy.url}{path}") as response:
+            return response.status, response.headers["content-type"], await response.text()
+
+
+@pytest.mark.parametrize("ua", ["curl/8.0", GPTBOT])
+async def test_robots_txt_is_merged_for_everyone(proxy: Proxy, upstream: Upstream, ua: str) -> None:
+    status, content_type, text = await _get(proxy, "/robots.txt", ua)
+    assert status == 200
+    assert content_type == "text/plain; charset=utf-8"
+    robots = Protego.parse(text)
+    assert not robots.can_fetch("http://label.example/music/", "GPTBot")  # upstream said Allow
+    assert not robots.can_fetch("http://label.example/", "CCBot")
+    assert robots.can_fetch("http://label.example/music/", "Googlebot")
+    assert not robots.can_fetch("http://label.example/admin/x", "Googlebot")
+    assert "Sitemap: https://label.example/sitemap.xml" in text
+    assert "Content-Usage: train-ai=n" in text
+    assert "Content-Signal: search=yes, ai-train=no, ai-input=no" in text
+    assert "Article 4 of\n# Directive (EU) 2019/790" in text
+    assert "License: https://label.example/licensing" in text
+    assert upstream.requests == ["/robots.txt"]
+    (record,) = await proxy.stop()
+    assert record["optout"]["rule"] == "always-free"
+
+
+@pytest.mark.parametrize(("status", "allowed"), [(404, True), (503, False)])
+async def test_robots_txt_without_an_upstream_file(
+    proxy: Proxy, upstream: Upstream, status: int, allowed: bool
+) -> None:
+    upstream.robots = (status, b"oops")
+    code, _, text = await _get(proxy, "/robots.txt")
+    assert code == 200
+    robots = Protego.parse(text)
+    assert robots.can_fetch("http://label.example/music/", "Googlebot") is allowed
+    assert not robots.can_fetch("http://label.example/music/", "GPTBot")
+
+
+async def test_tdmrep_json_is_served_by_the_proxy(proxy: Proxy, upstream: Upstream) -> None:
+    status, content_type, text = await _get(proxy, "/.well-known/tdmrep.json", GPTBOT)
+    assert status == 200
+    assert content_type == "application/json"
+    assert json.loads(text) == [
+        {
+            "location": "/",
+            "tdm-reservation": 1,
+            "tdm-policy": "https://label.example/tdm-policy.json",
+        }
+    ]
+    status, _, text = await _get(proxy, "/ai.txt", GPTBOT)
+    assert status == 200
+    assert not Protego.parse(text).can_fetch("http://label.example/a.mp3", "anybot")
+    assert upstream.requests == []
