@@ -2,8 +2,8 @@
 
 Each turns flow data into the core's values, calls the core, and applies the
 result to the flow. They run in the order of `default_addons()`, which is the
-order of the pipeline: classify → serve our own documents → decide (and act)
-→ signals → log.
+order of the pipeline: classify → verify → serve our own documents → decide
+(and act) → robots.txt → signals → log.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from addons.classify import Classify
 from addons.decide import Decide
 from addons.robots import Robots
 from addons.signals import Signals
+from addons.verify import Verify
 from addons.wellknown import WellKnown
 from proxy.pipeline import Pipeline
 
@@ -22,6 +23,7 @@ from proxy.pipeline import Pipeline
 def default_addons(pipeline: Pipeline) -> list[Any]:
     return [
         Classify(pipeline),
+        Verify(pipeline),
         WellKnown(pipeline),
         Decide(pipeline),
         Robots(pipeline),

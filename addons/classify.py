@@ -1,12 +1,16 @@
-"""Classify: which agent the request claims to be (requestheaders, before any body)."""
+"""Classify: who the client is and which agent it claims to be (requestheaders).
+
+The client address is the peer, or what trusted proxies in front of us say it
+is; the upstream gets an X-Forwarded-For we vouch for, never a client's own.
+"""
 
 from __future__ import annotations
-
-import ipaddress
 
 from mitmproxy import http
 
 from proxy.classify import classify
+from proxy.clientaddr import client_address, forwarded_for
+from proxy.ipranges import parse_address
 from proxy.model import RequestInfo
 from proxy.pipeline import CLASSIFICATION, REQUEST, RULESET, Pipeline
 
@@ -19,13 +23,13 @@ class Classify:
         if flow.response or flow.error or not flow.live:
             return
         ruleset = self.pipeline.ruleset
-        request = request_info(flow)
+        request = request_info(flow, self.pipeline)
         flow.metadata[RULESET] = ruleset
         flow.metadata[REQUEST] = request
         flow.metadata[CLASSIFICATION] = classify(ruleset.catalogue, request)
 
 
-def request_info(flow: http.HTTPFlow) -> RequestInfo:
+def request_info(flow: http.HTTPFlow, pipeline: Pipeline | None = None) -> RequestInfo:
     req = flow.request
     path, _, _ = req.path.partition("?")
     host = req.host_header or ""
@@ -34,22 +38,34 @@ def request_info(flow: http.HTTPFlow) -> RequestInfo:
         host=_strip_port(host),
         path=path or "/",
         user_agent=req.headers.get("user-agent", ""),
-        client_ip=client_ip(flow),
+        client_ip=_client(flow, pipeline),
         accept=req.headers.get("accept", ""),
     )
+
+
+def _client(flow: http.HTTPFlow, pipeline: Pipeline | None) -> str:
+    """The client's address; also rewrites the forwarding headers the upstream gets."""
+    peer = client_ip(flow)
+    if pipeline is None or not peer:
+        return peer
+    trusted = pipeline.trusted_proxies
+    headers = flow.request.headers
+    if not trusted:
+        headers["x-forwarded-for"] = peer  # whatever the client wrote is not passed on
+        headers.pop("forwarded", None)
+        return peer
+    fields = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers.fields]
+    headers["x-forwarded-for"] = forwarded_for(peer, fields, trusted)
+    headers.pop("forwarded", None)  # carried over into X-Forwarded-For where trusted
+    return client_address(peer, fields, trusted)
 
 
 def client_ip(flow: http.HTTPFlow) -> str:
     peer = flow.client_conn.peername
     if not peer:
         return ""
-    try:
-        address = ipaddress.ip_address(peer[0])
-    except ValueError:
-        return str(peer[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return str(address.ipv4_mapped)
-    return str(address)
+    address = parse_address(str(peer[0]))
+    return str(address) if address is not None else str(peer[0])
 
 
 def _strip_port(host: str) -> str:

@@ -54,6 +54,10 @@ def build_record(
             "signals": list(signals),
         },
     }
+    if found.method:
+        record["optout"]["verified_by"] = found.method
+    if found.failure:
+        record["optout"]["verification_failure"] = _clip(found.failure)
     if query:
         record["url"]["query"] = _clip(query)
     response = record["http"]["response"]

@@ -33,7 +33,7 @@ _AGENT_KEYS = (
     "verify",
     "control_token",
 )
-_VERIFY_KEYS = ("ip_ranges", "rdns_domains")
+_VERIFY_KEYS = ("ip_ranges", "rdns_domains", "web_bot_auth")
 _REQUIRED = ("name", "purpose", "user_agents", "robots_tokens", "url", "description")
 _CACHE_SIZE = 4096
 _MAX_UA = 1024  # longer user agents are matched on their first _MAX_UA characters
@@ -62,6 +62,10 @@ class Catalogue:
                     index.setdefault(first.group().lower(), []).append(_Token(ua.lower(), agent))
         # Longer tokens first, so "Kangaroo Bot" is tried before a plain "Kangaroo".
         self._index = {k: tuple(sorted(v, key=lambda t: -len(t.lower))) for k, v in index.items()}
+
+    def by_signature_agent(self, origin: str) -> Agent | None:
+        """The agent that signs with this Web Bot Auth Signature-Agent origin."""
+        return next((a for a in self.agents if origin in a.signature_agents), None)
 
     def by_name(self, name: str) -> Agent | None:
         lowered = name.lower()
@@ -204,14 +208,15 @@ def _load_agent(
         description=str(texts["description"]),
         ip_ranges=verify[0],
         rdns_domains=verify[1],
+        signature_agents=verify[2],
         control_token=bool(control),
     )
 
 
-def _load_verify(verify: Any, bad: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _load_verify(verify: Any, bad: Any) -> tuple[tuple[str, ...], ...]:
     if not isinstance(verify, dict):
-        bad("verify", "must be a mapping with 'ip_ranges' and/or 'rdns_domains'")
-        return (), ()
+        bad("verify", f"must be a mapping with {', '.join(_VERIFY_KEYS)}")
+        return (), (), ()
     for key in yamlsource.unknown_keys(verify, _VERIFY_KEYS):
         bad("verify", f"unknown key {key!r}")
     result = []
@@ -220,7 +225,13 @@ def _load_verify(verify: Any, bad: Any) -> tuple[tuple[str, ...], tuple[str, ...
         if value is None:
             bad("verify", f"{key} must be a list of strings")
         result.append(tuple(value or ()))
-    return result[0], result[1]
+    for origin in result[2]:
+        if re.fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?", origin) is None:
+            bad(
+                "verify",
+                f"web_bot_auth {origin!r} must be an https origin like https://chatgpt.com",
+            )
+    return tuple(result)
 
 
 def _check_unique(located: Iterable[tuple[Agent, str, int | None]]) -> list[Problem]:

@@ -23,9 +23,11 @@ from proxy import __version__
 from proxy.classify import classify
 from proxy.decide import decide
 from proxy.errors import RuleError
-from proxy.model import RequestInfo
+from proxy.fcrdns import FcrdnsVerifier
+from proxy.model import Classification, RequestInfo
 from proxy.ruleset import Ruleset, load_rules
 from proxy.settings import DEFAULTS, SettingsError, resolve
+from proxy.verify import Verifier
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     cls = commands.add_parser("classify", help="classify user agents and show the decision")
     _add_rules_flag(cls)
     cls.add_argument("--user-agent", help="the User-Agent; without it, one per line from stdin")
-    cls.add_argument("--ip", default="", help="client address")
+    cls.add_argument(
+        "--ip",
+        default="",
+        help="client address: verifies the claimed agent "
+        "(published IP ranges, and reverse DNS unless OPTOUT_VERIFY_DNS=off)",
+    )
     cls.add_argument("--host", default="localhost", help="Host of the request")
     cls.add_argument("--path", default="/", help="path of the request")
     cls.add_argument("--method", default="GET", help="method of the request")
@@ -86,6 +93,27 @@ def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
         "--log", help="access log file, '-' for stdout (env OPTOUT_LOG, default '-')"
     )
     parser.add_argument("--state", help="state directory (env OPTOUT_STATE, default 'state')")
+    parser.add_argument(
+        "--trusted-proxies",
+        help="comma-separated addresses or networks of "
+        "proxies whose X-Forwarded-For is believed (env OPTOUT_TRUSTED_PROXIES)",
+    )
+    parser.add_argument(
+        "--verify-dns",
+        choices=("on", "off"),
+        help="verify crawlers by forward-confirmed reverse DNS (env OPTOUT_VERIFY_DNS, default on)",
+    )
+    parser.add_argument(
+        "--web-bot-auth",
+        choices=("on", "off"),
+        help="verify Web Bot Auth signatures (env OPTOUT_WEB_BOT_AUTH, default on)",
+    )
+    parser.add_argument(
+        "--ipranges-refresh",
+        metavar="SECONDS",
+        help="refresh the published "
+        "IP ranges this often; 0 is off (env OPTOUT_IPRANGES_REFRESH, default 0)",
+    )
 
 
 def _rules_dir(args: argparse.Namespace) -> Path:
@@ -137,17 +165,33 @@ def _classify(args: argparse.Namespace) -> int:
         if args.user_agent is not None
         else (line.rstrip("\r\n") for line in sys.stdin)
     )
+    verifier = None
+    if args.ip:
+        dns = os.environ.get("OPTOUT_VERIFY_DNS", "on").lower() not in ("off", "false", "0", "no")
+        verifier = Verifier(ruleset.ipranges, _fcrdns() if dns else None)
     for ua in agents:
         request = RequestInfo(args.method.upper(), args.host, args.path, ua, args.ip)
-        print(json.dumps(classify_one(ruleset, request)), flush=True)
+        result = asyncio.run(classify_one(ruleset, request, verifier))
+        print(json.dumps(result), flush=True)
     return 0
 
 
-def classify_one(ruleset: Ruleset, request: RequestInfo) -> dict[str, object]:
+def _fcrdns() -> FcrdnsVerifier:
+    from proxy.net.dns import DnsResolver
+
+    return FcrdnsVerifier(DnsResolver())
+
+
+async def classify_one(
+    ruleset: Ruleset, request: RequestInfo, verifier: Verifier | None = None
+) -> dict[str, object]:
     found = classify(ruleset.catalogue, request)
+    if verifier is not None:
+        result = await verifier.identify(found.agent, request.client_ip)
+        found = Classification(found.agent, result.identity, result.method, result.failure)
     verdict = decide(ruleset.policy, request, found)
     agent = found.agent
-    return {
+    answer: dict[str, object] = {
         "user_agent": request.user_agent,
         "agent": agent.name if agent else None,
         "operator": agent.operator if agent else None,
@@ -156,6 +200,11 @@ def classify_one(ruleset: Ruleset, request: RequestInfo) -> dict[str, object]:
         "action": verdict.action.value,
         "rule": verdict.rule,
     }
+    if found.method:
+        answer["verified_by"] = found.method
+    if found.failure:
+        answer["verification_failure"] = found.failure
+    return answer
 
 
 def _summary(ruleset: Ruleset) -> str:

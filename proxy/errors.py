@@ -1,7 +1,9 @@
 """Exceptions raised by the core.
 
     OptoutError            base of everything the core raises on purpose
-     └── RuleError         the files in rules/ are invalid; carries every Problem found
+     ├── RuleError         the files in rules/ are invalid; carries every Problem found
+     ├── SettingsError     a flag or environment variable is invalid (proxy.settings)
+     └── KeyDirectoryError a Web Bot Auth key directory cannot be used (proxy.net.keydir)
 
 Wire input (user agents, headers, upstream bodies) never raises: it is handled
 leniently where it is parsed. Our own configuration is strict: every problem is

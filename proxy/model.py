@@ -58,6 +58,7 @@ class Agent:
     description: str = ""
     ip_ranges: tuple[str, ...] = ()
     rdns_domains: tuple[str, ...] = ()
+    signature_agents: tuple[str, ...] = ()  # Web Bot Auth Signature-Agent origins
     control_token: bool = False
 
 
@@ -79,6 +80,8 @@ class Classification:
 
     agent: Agent | None
     identity: Identity
+    method: str | None = None  # how a verified identity was established
+    failure: str | None = None  # what failed, for spoofed or inconclusive claims
 
     @property
     def name(self) -> str | None:

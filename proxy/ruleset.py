@@ -1,6 +1,7 @@
 """Everything loaded from a rules directory, validated as a whole.
 
     rules/agents/*.yaml   the agent catalogue
+    rules/ipranges/*.json published IP ranges the catalogue refers to
     rules/policy.yaml     the reservation and the rules
 
 `load_rules` either returns a complete Ruleset or raises RuleError listing every
@@ -16,6 +17,7 @@ from types import MappingProxyType
 
 from proxy.catalogue import Catalogue, load_catalogue
 from proxy.errors import Problem, RuleError
+from proxy.ipranges import IpRanges, load_ipranges
 from proxy.policy import Policy, load_policy
 from proxy.reservation import warnings
 from proxy.robots import RobotsPolicy
@@ -28,6 +30,7 @@ from proxy.wellknown import Document, documents
 class Ruleset:
     directory: Path
     catalogue: Catalogue
+    ipranges: IpRanges
     policy: Policy
     reserved_headers: HeaderSignals
     open_headers: HeaderSignals
@@ -54,6 +57,8 @@ def load_rules(directory: Path) -> Ruleset:
     if not directory.is_dir():
         raise RuleError([Problem(str(directory), None, "rules directory not found")])
     catalogue = load_catalogue(directory / "agents", problems)
+    ipranges = load_ipranges(directory / "ipranges", problems)
+    problems.extend(_unknown_snapshots(catalogue, ipranges, directory))
     policy_file = directory / "policy.yaml"
     if not policy_file.is_file():
         problems.append(Problem(str(policy_file), None, "policy file not found"))
@@ -65,9 +70,26 @@ def load_rules(directory: Path) -> Ruleset:
     return Ruleset(
         directory,
         catalogue,
+        ipranges,
         policy,
         build_header_signals(reservation, reserved=True),
         build_header_signals(reservation, reserved=False),
         tuple(warnings(reservation, str(policy_file))),
         MappingProxyType(documents(reservation, policy.label)),
     )
+
+
+def _unknown_snapshots(catalogue: Catalogue, ipranges: IpRanges, directory: Path) -> list[Problem]:
+    known = set(ipranges.names)
+    return [
+        Problem(
+            str(directory / "agents"),
+            None,
+            f"unknown IP-range snapshot {name!r}; snapshots are rules/ipranges/*.json",
+            f'agent "{agent.name}"',
+            "verify",
+        )
+        for agent in catalogue.agents
+        for name in agent.ip_ranges
+        if name not in known
+    ]

@@ -21,10 +21,16 @@ from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfi
 from mitmproxy.master import Master
 
 from addons import default_addons
+from proxy.fcrdns import FcrdnsVerifier
+from proxy.ipranges import Snapshot
 from proxy.logwriter import LogWriter
+from proxy.net.dns import DnsResolver
+from proxy.net.iprefresh import IpRangeRefresher, load_saved
+from proxy.net.keydir import KeyDirectory
 from proxy.pipeline import Pipeline
 from proxy.ruleset import Ruleset, load_rules
 from proxy.settings import Settings, parse_listen, resolve
+from proxy.verify import Verifier
 
 
 class Ready:
@@ -66,16 +72,47 @@ def build_master(settings: Settings, pipeline: Pipeline, ready: Ready) -> Master
     return master
 
 
+def build_verifier(settings: Settings, ruleset: Ruleset) -> Verifier:
+    """Crawler verification as configured: IP ranges always, DNS and signatures if on."""
+    ranges = ruleset.ipranges
+    if settings.ipranges_refresh:
+        ranges = load_saved(settings.state, ranges)
+    return Verifier(
+        ranges,
+        FcrdnsVerifier(DnsResolver()) if settings.verify_dns else None,
+        KeyDirectory() if settings.web_bot_auth else None,
+    )
+
+
+def start_refresher(settings: Settings, verifier: Verifier) -> asyncio.Task[None] | None:
+    if not settings.ipranges_refresh:
+        return None
+
+    def swap(name: str, snapshot: Snapshot) -> None:
+        verifier.ipranges = verifier.ipranges.replace(name, snapshot)
+
+    refresher = IpRangeRefresher(
+        verifier.ipranges, settings.state, swap, interval=settings.ipranges_refresh
+    )
+    return asyncio.get_running_loop().create_task(refresher.run())
+
+
 async def serve(settings: Settings, ruleset: Ruleset, announce: Callable[[str, int], None]) -> None:
     """Serve until SIGTERM or SIGINT, then flush the access log."""
-    pipeline = Pipeline(ruleset, LogWriter(settings.log))
+    verifier = build_verifier(settings, ruleset)
+    pipeline = Pipeline(ruleset, LogWriter(settings.log), verifier, settings.trusted_proxies)
     master = build_master(settings, pipeline, Ready(announce))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, master.shutdown)
+    refresher = start_refresher(settings, verifier)
     try:
         await master.run()
     finally:
+        if refresher is not None:
+            refresher.cancel()
+        if isinstance(verifier.keys, KeyDirectory):
+            await verifier.keys.close()
         pipeline.log.close()
         if pipeline.log.lost:
             print(f"optout: {pipeline.log.lost} access-log records lost", file=sys.stderr)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from proxy.clientaddr import parse_trusted
 from proxy.errors import OptoutError
+from proxy.ipranges import Network
 
 
 class SettingsError(OptoutError):
@@ -26,6 +28,10 @@ class Settings:
     rules: Path
     log: str  # a file path, or "-" for standard output
     state: Path
+    trusted_proxies: tuple[Network, ...] = ()
+    verify_dns: bool = True
+    web_bot_auth: bool = True
+    ipranges_refresh: int = 0  # seconds between refreshes of the IP ranges; 0 is off
 
 
 DEFAULTS = {
@@ -33,6 +39,10 @@ DEFAULTS = {
     "OPTOUT_RULES": "rules",
     "OPTOUT_LOG": "-",
     "OPTOUT_STATE": "state",
+    "OPTOUT_TRUSTED_PROXIES": "",
+    "OPTOUT_VERIFY_DNS": "on",
+    "OPTOUT_WEB_BOT_AUTH": "on",
+    "OPTOUT_IPRANGES_REFRESH": "0",
 }
 
 
@@ -56,7 +66,43 @@ def resolve(flags: Mapping[str, str | None], environ: Mapping[str, str] = os.env
         rules=Path(str(pick("rules", "OPTOUT_RULES"))),
         log=str(pick("log", "OPTOUT_LOG")),
         state=Path(str(pick("state", "OPTOUT_STATE"))),
+        trusted_proxies=parse_trusted_proxies(
+            str(pick("trusted_proxies", "OPTOUT_TRUSTED_PROXIES"))
+        ),
+        verify_dns=parse_switch(str(pick("verify_dns", "OPTOUT_VERIFY_DNS")), "OPTOUT_VERIFY_DNS"),
+        web_bot_auth=parse_switch(
+            str(pick("web_bot_auth", "OPTOUT_WEB_BOT_AUTH")), "OPTOUT_WEB_BOT_AUTH"
+        ),
+        ipranges_refresh=parse_seconds(
+            str(pick("ipranges_refresh", "OPTOUT_IPRANGES_REFRESH")), "OPTOUT_IPRANGES_REFRESH"
+        ),
     )
+
+
+def parse_trusted_proxies(value: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or networks of the proxies in front of us."""
+    try:
+        return parse_trusted([v.strip() for v in value.split(",") if v.strip()])
+    except ValueError as e:
+        raise SettingsError(f"{e} (--trusted-proxies / OPTOUT_TRUSTED_PROXIES)") from e
+
+
+def parse_switch(value: str, var: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("on", "true", "1", "yes"):
+        return True
+    if lowered in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"{var} must be on or off, not {value!r}")
+
+
+def parse_seconds(value: str, var: str) -> int:
+    if not value.strip().isdigit():
+        raise SettingsError(f"{var} must be a whole number of seconds, not {value!r}")
+    seconds = int(value)
+    if 0 < seconds < 60:
+        raise SettingsError(f"{var} must be 0 (off) or at least 60 seconds")
+    return seconds
 
 
 def parse_upstream(value: str) -> str:

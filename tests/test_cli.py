@@ -30,6 +30,7 @@ def optout(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 def broken_rules(tmp_path: Path) -> Path:
     rules = tmp_path / "rules"
     shutil.copytree(RULES / "agents", rules / "agents")
+    shutil.copytree(RULES / "ipranges", rules / "ipranges")
     (rules / "policy.yaml").write_text(
         "default: allow\nrules:\n  - name: x\n    purpose: ai-trainig\n    action: deny\n"
     )

@@ -24,6 +24,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "TlsConfig",
             "ErrorCheck",
             "Classify",
+            "Verify",
             "WellKnown",
             "Decide",
             "Robots",

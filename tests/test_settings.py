@@ -65,3 +65,38 @@ def test_listen(value: str, expected: tuple[str, int]) -> None:
 def test_bad_listen(value: str) -> None:
     with pytest.raises(SettingsError, match="OPTOUT_LISTEN"):
         parse_listen(value)
+
+
+def test_verification_settings() -> None:
+    env = {
+        "OPTOUT_UPSTREAM": "http://origin",
+        "OPTOUT_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
+        "OPTOUT_VERIFY_DNS": "off",
+        "OPTOUT_IPRANGES_REFRESH": "86400",
+    }
+    settings = resolve({"web_bot_auth": "off"}, env)
+    assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.0/8", "192.0.2.1/32"]
+    assert settings.verify_dns is False
+    assert settings.web_bot_auth is False
+    assert settings.ipranges_refresh == 86400
+    defaults = resolve(NO_FLAGS, {"OPTOUT_UPSTREAM": "http://origin"})
+    assert defaults.trusted_proxies == ()
+    assert (defaults.verify_dns, defaults.web_bot_auth, defaults.ipranges_refresh) == (
+        True,
+        True,
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "error"),
+    [
+        ("OPTOUT_TRUSTED_PROXIES", "10.0.0.0/33", "OPTOUT_TRUSTED_PROXIES"),
+        ("OPTOUT_VERIFY_DNS", "maybe", "OPTOUT_VERIFY_DNS must be on or off"),
+        ("OPTOUT_IPRANGES_REFRESH", "5", "at least 60 seconds"),
+        ("OPTOUT_IPRANGES_REFRESH", "daily", "whole number of seconds"),
+    ],
+)
+def test_bad_verification_settings(var: str, value: str, error: str) -> None:
+    with pytest.raises(SettingsError, match=error):
+        resolve(NO_FLAGS, {"OPTOUT_UPSTREAM": "http://origin", var: value})

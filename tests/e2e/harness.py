@@ -28,6 +28,7 @@ class Upstream:
     url: str = ""
     requests: list[str] = field(default_factory=list)
     release_big: asyncio.Event = field(default_factory=asyncio.Event)
+    seen_headers: dict[str, str] = field(default_factory=dict)
     robots: tuple[int, bytes] = (
         200,
         b"User-agent: *\nDisallow: /admin/\n\nUser-agent: GPTBot\nAllow: /\n\n"
@@ -42,6 +43,10 @@ def make_app(upstream: Upstream) -> web.Application:
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(body=PAGE, content_type="text/html")
+
+    async def headers(request: web.Request) -> web.Response:
+        upstream.seen_headers = {k.lower(): v for k, v in request.headers.items()}
+        return web.Response(text="ok")
 
     async def host(request: web.Request) -> web.Response:
         return web.Response(text=request.headers.get("host", ""))
@@ -74,6 +79,7 @@ def make_app(upstream: Upstream) -> web.Application:
     app = web.Application(middlewares=[web.middleware(record)])
     app.router.add_get("/page", page)
     app.router.add_get("/host", host)
+    app.router.add_get("/headers", headers)
     app.router.add_get("/error", error)
     app.router.add_get("/robots.txt", robots)
     app.router.add_get("/cover.png", image)
@@ -95,9 +101,17 @@ class Proxy:
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
 
-async def start_proxy(upstream_url: str, tmp: Path, rules: Path = ROOT / "rules") -> Proxy:
+async def start_proxy(
+    upstream_url: str, tmp: Path, *args: str, rules: Path = ROOT / "rules"
+) -> Proxy:
     log = tmp / "access.jsonl"
-    env = {**os.environ, "OPTOUT_UPSTREAM": upstream_url, "HOME": str(tmp)}
+    # No DNS in tests: reverse-DNS checks are covered with a local resolver elsewhere.
+    env = {
+        **os.environ,
+        "OPTOUT_UPSTREAM": upstream_url,
+        "HOME": str(tmp),
+        "OPTOUT_VERIFY_DNS": "off",
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -111,6 +125,7 @@ async def start_proxy(upstream_url: str, tmp: Path, rules: Path = ROOT / "rules"
         str(log),
         "--state",
         str(tmp / "state"),
+        *args,
         stderr=asyncio.subprocess.PIPE,
         env=env,
         cwd=ROOT,

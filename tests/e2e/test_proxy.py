@@ -13,6 +13,10 @@ BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
+CLAUDEBOT = (
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; "
+    "+claudebot@anthropic.com)"
+)
 GPTBOT = (
     "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
     "+https://openai.com/gptbot)"
@@ -52,10 +56,11 @@ async def test_browser_gets_the_page_with_the_reservation(proxy: Proxy, upstream
 
 
 @pytest.mark.parametrize("accept", ["text/html", "*/*"])
-async def test_gptbot_is_blocked_without_reaching_upstream(
+async def test_ai_training_crawler_is_blocked_without_reaching_upstream(
     proxy: Proxy, upstream: Upstream, accept: str
 ) -> None:
-    headers = {"User-Agent": GPTBOT, "Accept": accept}
+    # Anthropic publishes no check we can run: the claim stands, and is blocked.
+    headers = {"User-Agent": CLAUDEBOT, "Accept": accept}
     async with aiohttp.ClientSession(headers=headers) as session:
         async with session.get(f"{proxy.url}/page?x=1") as response:
             body = await response.text()
@@ -72,8 +77,8 @@ async def test_gptbot_is_blocked_without_reaching_upstream(
     assert record["http"]["response"]["body"]["bytes"] == len(body.encode())
     assert record["url"] == {"domain": "127.0.0.1", "path": "/page", "query": "x=1"}
     assert record["optout"] == {
-        "agent": "GPTBot",
-        "operator": "OpenAI",
+        "agent": "ClaudeBot",
+        "operator": "Anthropic",
         "purpose": "ai-training",
         "identity": "claimed",
         "rule": "block-ai-training",
@@ -137,7 +142,7 @@ async def test_client_host_reaches_the_upstream(proxy: Proxy) -> None:
 async def test_one_record_per_request(proxy: Proxy) -> None:
     async with aiohttp.ClientSession() as session:
         for i in range(30):
-            ua = GPTBOT if i % 3 == 0 else BROWSER
+            ua = CLAUDEBOT if i % 3 == 0 else BROWSER
             async with session.get(f"{proxy.url}/page?i={i}", headers={"User-Agent": ua}) as r:
                 await r.read()
     records = await proxy.stop()

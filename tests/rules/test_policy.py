@@ -74,10 +74,13 @@ def test_all_matchers_compile(shipped: Ruleset) -> None:
     assert policy.reservation.x_robots_tag == ("noai", "noimageai", "noarchive")
 
 
-def test_shipped_policy_blocks_ai_training_and_allows_the_rest(shipped: Ruleset) -> None:
+def test_shipped_policy_blocks_spoofs_and_ai_training_and_allows_the_rest(
+    shipped: Ruleset,
+) -> None:
     policy = shipped.policy
     assert policy.default.action is Action.ALLOW
-    assert [(r.purposes, r.action) for r in policy.rules] == [
-        (frozenset({Purpose.AI_TRAINING}), Action.BLOCK)
+    assert [(r.name, r.identities, r.purposes, r.action) for r in policy.rules] == [
+        ("block-spoofed", frozenset({Identity.SPOOFED}), None, Action.BLOCK),
+        ("block-ai-training", None, frozenset({Purpose.AI_TRAINING}), Action.BLOCK),
     ]
     assert policy.reservation.enabled
