@@ -13,7 +13,16 @@ from mitmproxy import http
 from addons.classify import request_info
 from proxy.accesslog import build_record
 from proxy.classify import UNKNOWN
-from proxy.pipeline import BYTES, CLASSIFICATION, LOGGED, REQUEST, SIGNALS, VERDICT, Pipeline
+from proxy.pipeline import (
+    BYTES,
+    CLASSIFICATION,
+    LOGGED,
+    NOTES,
+    REQUEST,
+    SIGNALS,
+    VERDICT,
+    Pipeline,
+)
 
 
 class AccessLog:
@@ -47,5 +56,6 @@ class AccessLog:
             signals=flow.metadata.get(SIGNALS, ()) if response else (),
             error=flow.error.msg if flow.error else None,
             query=query,
+            notes=flow.metadata.get(NOTES, ()),
         )
         self.pipeline.log.write(record)

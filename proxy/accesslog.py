@@ -29,6 +29,7 @@ def build_record(
     signals: tuple[str, ...],
     error: str | None = None,
     query: str = "",
+    notes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     agent = found.agent
     action = verdict.action.value if verdict else "error"
@@ -58,6 +59,8 @@ def build_record(
         record["optout"]["verified_by"] = found.method
     if found.failure:
         record["optout"]["verification_failure"] = _clip(found.failure)
+    if notes:
+        record["optout"]["notes"] = [_clip(n) for n in notes]
     if query:
         record["url"]["query"] = _clip(query)
     response = record["http"]["response"]

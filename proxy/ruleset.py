@@ -17,12 +17,13 @@ from types import MappingProxyType
 
 from proxy.catalogue import Catalogue, load_catalogue
 from proxy.errors import Problem, RuleError
+from proxy.htmlmeta import MetaTags
 from proxy.ipranges import IpRanges, load_ipranges
 from proxy.policy import Policy, load_policy
 from proxy.reservation import warnings
 from proxy.robots import RobotsPolicy
 from proxy.robotsrules import robots_policy
-from proxy.signals import HeaderSignals, build_header_signals
+from proxy.signals import HeaderSignals, build_header_signals, build_meta_tags
 from proxy.wellknown import Document, documents
 
 
@@ -36,11 +37,16 @@ class Ruleset:
     open_headers: HeaderSignals
     warnings: tuple[Problem, ...] = ()
     documents: Mapping[str, Document] = field(default_factory=dict)
+    reserved_meta: MetaTags | None = None
+    open_meta: MetaTags | None = None
 
     _robots: dict[str, RobotsPolicy] = field(default_factory=dict, compare=False, repr=False)
 
     def headers(self, reserved: bool) -> HeaderSignals:
         return self.reserved_headers if reserved else self.open_headers
+
+    def meta(self, reserved: bool) -> MetaTags | None:
+        return self.reserved_meta if reserved else self.open_meta
 
     def robots(self, host: str) -> RobotsPolicy:
         """The robots.txt policy for a host, cached (rules may match on host)."""
@@ -76,6 +82,8 @@ def load_rules(directory: Path) -> Ruleset:
         build_header_signals(reservation, reserved=False),
         tuple(warnings(reservation, str(policy_file))),
         MappingProxyType(documents(reservation, policy.label)),
+        build_meta_tags(reservation, reserved=True),
+        build_meta_tags(reservation, reserved=False),
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import http_sf
 from http_sf.types import DictionaryType, Token
 
+from proxy.htmlmeta import MetaTags
 from proxy.reservation import Reservation
 
 
@@ -45,6 +46,18 @@ def build_header_signals(reservation: Reservation, reserved: bool) -> HeaderSign
     if robots_tag:
         names.append("x-robots-tag")
     return HeaderSignals(tuple(headers), robots_tag, tuple(names))
+
+
+def build_meta_tags(reservation: Reservation, reserved: bool) -> MetaTags | None:
+    """The HTML meta tags for one resolved answer; None when signals are off."""
+    if not reservation.enabled:
+        return None
+    return MetaTags(
+        tdm_reservation="1" if reserved else "0",
+        tdm_policy=reservation.tdm_policy if reserved else None,
+        robots=reservation.x_robots_tag if reserved else (),
+        licence=reservation.licence,
+    )
 
 
 def content_usage(reservation: Reservation, reserved: bool) -> str:

@@ -29,6 +29,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "Decide",
             "Robots",
             "Signals",
+            "HtmlMeta",
             "AccessLog",
             "Ready",
         ]

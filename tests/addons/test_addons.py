@@ -42,9 +42,11 @@ def test_browser_request_is_allowed_and_signalled(pipe: Pipeline) -> None:
     assert flow.response.headers["x-robots-tag"] == "noai, noimageai"
     assert not flow.response.stream  # small HTML is buffered for meta injection
     (record,) = _records(pipe)
+    sent = len(flow.response.raw_content or b"")
+    assert sent > 9  # the meta tags were added
     assert record["http"] == {
         "request": {"method": "GET"},
-        "response": {"status_code": 200, "body": {"bytes": 9}},
+        "response": {"status_code": 200, "body": {"bytes": sent}},
     }
 
 
@@ -83,7 +85,8 @@ def test_what_streams(pipe: Pipeline, content_type: str, length: int, streams: b
     if streams:
         assert flow.metadata[BYTES] == length
     (record,) = _records(pipe)
-    assert record["http"]["response"]["body"]["bytes"] == length
+    sent = length if streams else len(flow.response.raw_content or b"")
+    assert record["http"]["response"]["body"]["bytes"] == sent
 
 
 def test_upstream_values_are_overridden_or_merged(pipe: Pipeline) -> None:
@@ -168,3 +171,42 @@ def test_request_host_drops_the_port(host: str, expected: str) -> None:
     info = request_info(flow)
     assert info.host == expected
     assert info.path == "/a"
+
+
+def test_html_gets_the_meta_tags(pipe: Pipeline) -> None:
+    page = b"<html><head><title>t</title></head><body>x</body></html>"
+    flow = make_flow()
+    run(default_addons(pipe), flow, lambda f: upstream_response(f, "text/html", page))
+    assert flow.response is not None
+    body = flow.response.content or b""
+    assert b'<meta name="tdm-reservation" content="1">' in body
+    assert b'<meta name="robots" content="noai, noimageai">' in body
+    (record,) = _records(pipe)
+    assert record["http"]["response"]["body"]["bytes"] == len(body)
+
+
+def test_broken_content_encoding_passes_untouched(pipe: Pipeline) -> None:
+    flow = make_flow()
+    garbage = b"\x1f\x8b this is not gzip"
+    run(
+        default_addons(pipe),
+        flow,
+        lambda f: upstream_response(f, "text/html", garbage, content_encoding="gzip"),
+    )
+    assert flow.response is not None
+    assert flow.response.raw_content == garbage
+    assert flow.response.headers["tdm-reservation"] == "1"
+    (record,) = _records(pipe)
+    assert record["optout"]["notes"] == ["undecodable Content-Encoding: page passed untouched"]
+
+
+def test_block_page_and_head_requests_are_not_rewritten(pipe: Pipeline) -> None:
+    flow = make_flow(GPTBOT, accept="text/html")
+    run(default_addons(pipe), flow)
+    assert flow.response is not None
+    assert b"tdm-reservation" not in (flow.response.content or b"")
+    head = make_flow()
+    head.request.method = "HEAD"
+    run(default_addons(pipe), head, lambda f: upstream_response(f, "text/html", b""))
+    assert head.response is not None
+    assert head.response.content == b""

@@ -7,6 +7,7 @@ starts it; the test reads its ready line for the port and its access log file.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import re
@@ -16,10 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import brotli
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG = 10 * 1024 * 1024
+LABEL_PAGE = (
+    b"<!doctype html><html><head><meta charset=utf-8>"
+    b'<meta name="tdm-reservation" content="0"><meta name="robots" content="noindex">'
+    b"<title>Aurora EP</title></head><body><p>Listen</p></body></html>"
+)
 PAGE = b"<!doctype html><html><head><title>t</title></head><body>" + b"x" * 5000 + b"</body></html>"
 
 
@@ -43,6 +50,14 @@ def make_app(upstream: Upstream) -> web.Application:
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(body=PAGE, content_type="text/html")
+
+    async def encoded(request: web.Request) -> web.Response:
+        # A page with its own conflicting TDMRep tag, compressed as the client allows.
+        coding = request.match_info["coding"]
+        body = LABEL_PAGE
+        compressed = {"gzip": gzip.compress, "br": brotli.compress}[coding](body)
+        headers = {"content-encoding": coding, "content-type": "text/html; charset=utf-8"}
+        return web.Response(body=compressed, headers=headers)
 
     async def headers(request: web.Request) -> web.Response:
         upstream.seen_headers = {k.lower(): v for k, v in request.headers.items()}
@@ -78,6 +93,7 @@ def make_app(upstream: Upstream) -> web.Application:
 
     app = web.Application(middlewares=[web.middleware(record)])
     app.router.add_get("/page", page)
+    app.router.add_get("/encoded/{coding}", encoded)
     app.router.add_get("/host", host)
     app.router.add_get("/headers", headers)
     app.router.add_get("/error", error)

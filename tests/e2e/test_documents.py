@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import aiohttp
 import pytest
@@ -65,3 +66,35 @@ async def test_tdmrep_json_is_served_by_the_proxy(proxy: Proxy, upstream: Upstre
     assert status == 200
     assert not Protego.parse(text).can_fetch("http://label.example/a.mp3", "anybot")
     assert upstream.requests == []
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+async def test_meta_tags_in_compressed_pages(proxy: Proxy, coding: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        headers = {"Accept-Encoding": coding}
+        async with session.get(f"{proxy.url}/encoded/{coding}", headers=headers) as response:
+            assert response.status == 200
+            assert response.headers["content-encoding"] == coding
+            assert response.headers["tdm-reservation"] == "1"
+            page = await response.text()
+    parser = _Metas()
+    parser.feed(page)
+    assert parser.metas["tdm-reservation"] == ["1"]  # the page's own "0" was corrected
+    assert parser.metas["tdm-policy"] == ["https://label.example/tdm-policy.json"]
+    assert parser.metas["robots"] == ["noindex, noai, noimageai"]
+    assert parser.licence == ["https://label.example/licensing"]
+    assert "<title>Aurora EP</title></head><body><p>Listen</p></body></html>" in page
+
+
+class _Metas(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.metas: dict[str, list[str]] = {}
+        self.licence: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "meta" and values.get("name"):
+            self.metas.setdefault(str(values["name"]), []).append(str(values.get("content")))
+        if tag == "link" and values.get("rel") == "license":
+            self.licence.append(str(values.get("href")))
