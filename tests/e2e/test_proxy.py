@@ -40,14 +40,22 @@ async def test_browser_gets_the_page_with_the_reservation(proxy: Proxy, upstream
         async with session.get(f"{proxy.url}/page") as response:
             body = await response.read()
             assert response.status == 200
-            assert body == PAGE
             assert_reserved(response.headers)
+    # The page is intact; only our meta tags were added to its head.
+    ours = (
+        b'<meta name="tdm-reservation" content="1">'
+        b'<meta name="tdm-policy" content="https://label.example/tdm-policy.json">'
+        b'<meta name="robots" content="noai, noimageai">'
+        b'<link rel="license" type="application/rsl+xml" href="https://label.example/licensing">'
+    )
+    assert ours in body
+    assert body.replace(ours, b"") == PAGE
     assert upstream.requests == ["/page"]
     records = await proxy.stop()
     assert len(records) == 1
     record = records[0]
     assert record["event"]["action"] == "allow"
-    assert record["http"]["response"] == {"status_code": 200, "body": {"bytes": len(PAGE)}}
+    assert record["http"]["response"] == {"status_code": 200, "body": {"bytes": len(body)}}
     assert record["optout"]["agent"] is None
     assert record["optout"]["identity"] == "none"
     assert record["optout"]["rule"] == "default"
