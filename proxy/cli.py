@@ -3,6 +3,7 @@
     optout run       serve as a reverse proxy in front of --upstream
     optout demo      serve the bundled demo label site behind the proxy
     optout check     validate a rules directory
+    optout robots    print the robots.txt the proxy would serve
     optout classify  show how user agents are classified and decided
 
 Human messages go to standard error; standard output carries data (the access
@@ -25,6 +26,7 @@ from proxy.decide import decide
 from proxy.errors import RuleError
 from proxy.fcrdns import FcrdnsVerifier
 from proxy.model import Classification, RequestInfo
+from proxy.robots import merge
 from proxy.ruleset import Ruleset, load_rules
 from proxy.settings import DEFAULTS, SettingsError, resolve
 from proxy.verify import Verifier
@@ -63,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a rules directory")
     _add_rules_flag(check)
     check.set_defaults(handler=_check)
+
+    robots = commands.add_parser("robots", help="print the robots.txt the proxy would serve")
+    _add_rules_flag(robots)
+    source = robots.add_mutually_exclusive_group()
+    source.add_argument("--upstream-file", help="the site's own robots.txt (answered with 200)")
+    source.add_argument(
+        "--upstream-status",
+        type=int,
+        help="the status the site answers (e.g. 404, 503) when it has no robots.txt to give",
+    )
+    robots.add_argument("--host", default="", help="Host of the request (rules may match on it)")
+    robots.set_defaults(handler=_robots)
 
     cls = commands.add_parser("classify", help="classify user agents and show the decision")
     _add_rules_flag(cls)
@@ -155,6 +169,25 @@ def _check(args: argparse.Namespace) -> int:
     for warning in ruleset.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{directory}: OK, {_summary(ruleset)}")
+    return 0
+
+
+def _robots(args: argparse.Namespace) -> int:
+    ruleset = load_rules(_rules_dir(args))
+    body: bytes | None = None
+    status: int | None = args.upstream_status
+    if args.upstream_file is not None:
+        try:
+            body, status = Path(args.upstream_file).read_bytes(), 200
+        except OSError as e:
+            print(f"optout: cannot read {args.upstream_file}: {e}", file=sys.stderr)
+            return 1
+    elif status is None:
+        status = 404  # no upstream file given: what the site says without one
+    merged = merge(body, status, ruleset.robots(args.host))
+    for note in merged.notes:
+        print(f"note: {note}", file=sys.stderr)
+    sys.stdout.write(merged.text)
     return 0
 
 

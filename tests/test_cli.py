@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from paths import ROOT, RULES
+from protego import Protego
 
 GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
 
@@ -98,3 +99,29 @@ def test_classify_reads_user_agents_from_stdin() -> None:
         (GPTBOT, "GPTBot", "claimed", "block"),
         ("", None, "none", "allow"),
     ]
+
+
+def test_robots_shows_the_merged_file(tmp_path: Path) -> None:
+    site = tmp_path / "robots.txt"
+    site.write_text("User-agent: *\nDisallow: /admin/\n\nUser-agent: GPTBot\nAllow: /\n")
+    result = optout("robots", "--upstream-file", str(site))
+    assert result.returncode == 0
+    robots = Protego.parse(result.stdout)
+    assert not robots.can_fetch("https://label.example/", "GPTBot")
+    assert not robots.can_fetch("https://label.example/admin/", "Googlebot")
+    assert robots.can_fetch("https://label.example/music/", "Googlebot")
+    assert "Content-Usage: train-ai=n" in result.stdout
+
+
+@pytest.mark.parametrize(("status", "allowed"), [("404", True), ("503", False)])
+def test_robots_without_a_site_file(status: str, allowed: bool) -> None:
+    result = optout("robots", "--upstream-status", status)
+    assert result.returncode == 0
+    assert Protego.parse(result.stdout).can_fetch("https://l.example/a", "Googlebot") is allowed
+    assert f"upstream status {status}" in result.stderr
+
+
+def test_robots_missing_file() -> None:
+    result = optout("robots", "--upstream-file", "/nonexistent/robots.txt")
+    assert result.returncode == 1
+    assert "cannot read /nonexistent/robots.txt" in result.stderr
