@@ -22,7 +22,7 @@ from typing import Any
 
 from proxy import yamlsource
 from proxy.errors import Problem
-from proxy.rules import compile_paths
+from proxy.rules import PathMatcher, compile_paths
 
 KEYS = (
     "enabled",
@@ -51,7 +51,7 @@ class Override:
     reserved: bool
     paths: tuple[str, ...] = ()  # robots.txt-style patterns, as written
     content_types: tuple[str, ...] = ()  # "audio/*", "application/pdf"
-    _paths: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _paths: PathMatcher | None = field(default=None, compare=False, repr=False)
 
     def matches(self, path: str, content_type: str | None) -> bool:
         if self._paths is not None and self._paths.match(path) is None:

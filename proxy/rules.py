@@ -4,14 +4,30 @@ Patterns are compiled when the rules load, so a bad pattern can never reach a
 request. Path patterns follow robots.txt: they match from the start of the path,
 `*` matches any run of characters and a trailing `$` anchors the end, so a plain
 `/press/` is a prefix. Host patterns are whole-name globs (`*.label.example`).
+
+A pattern with several `*` compiled for Python's backtracking engine can take
+exponential time on a hostile path (`/*a*a*a*a*b` against "/aaaa…"). Patterns with
+at most one `*` are linear there and fast; any list containing a pattern with more
+is compiled with RE2 (google-re2), whose matching time is linear in the input.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
+
+import re2
 
 from proxy.model import Action, Classification, Identity, Purpose, RequestInfo
+
+_RE_END, _RE2_END = r"\Z", r"\z"
+
+
+class PathMatcher(Protocol):
+    """A compiled path pattern: Python's `re` or RE2, which share this method."""
+
+    def match(self, text: str) -> object | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +39,7 @@ class Rule:
     purposes: frozenset[Purpose] | None = None
     identities: frozenset[Identity] | None = None
     hosts: re.Pattern[str] | None = None
-    paths: re.Pattern[str] | None = None
+    paths: PathMatcher | None = None
     methods: frozenset[str] | None = None
     description: str = ""
 
@@ -44,8 +60,8 @@ class Rule:
         return self.paths is None or self.paths.match(request.path) is not None
 
 
-def compile_paths(patterns: list[str]) -> re.Pattern[str]:
-    """One regex for a list of robots.txt-style path patterns. Raises ValueError."""
+def compile_paths(patterns: list[str]) -> PathMatcher:
+    """One matcher for a list of robots.txt-style path patterns. Raises ValueError."""
     parts = []
     for pattern in patterns:
         if not pattern.startswith(("/", "*")):
@@ -56,9 +72,14 @@ def compile_paths(patterns: list[str]) -> re.Pattern[str]:
         body = pattern[:-1] if anchored else pattern
         if "$" in body:
             raise ValueError(f"path pattern {pattern!r}: '$' is only allowed at the end")
-        regex = ".*".join(re.escape(piece) for piece in body.split("*"))
-        parts.append(regex + (r"\Z" if anchored else ""))
-    return re.compile("|".join(f"(?:{p})" for p in parts))
+        parts.append((".*".join(re.escape(piece) for piece in body.split("*")), anchored))
+    if any(p.count("*") > 1 for p in patterns):
+        # RE2 spells the end of text \z; its match() is anchored at the start like re's.
+        matcher: PathMatcher = re2.compile(
+            "|".join(f"(?:{p}{_RE2_END if a else ''})" for p, a in parts)
+        )
+        return matcher
+    return re.compile("|".join(f"(?:{p}{_RE_END if a else ''})" for p, a in parts))
 
 
 _HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")

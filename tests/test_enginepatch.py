@@ -1,0 +1,37 @@
+"""Limits on request heads, and error pages that name neither the engine nor the upstream."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy import enginepatch
+from proxy.enginepatch import MAX_HEAD, MAX_REQUEST_LINE, error_response, oversize_status
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", None),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", None),  # incomplete but small
+        (b"GET /" + b"a" * MAX_REQUEST_LINE + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET /" + b"a" * (MAX_REQUEST_LINE + 10), 414),  # no line end yet
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_HEAD + b"\r\n\r\n", 431),
+        (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 3000, 431),  # still coming
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * 8000 + b"\r\n\r\n" + b"b" * 100_000, None),  # body
+        (b"GET / HTTP/1.1\nX: " + b"a" * (MAX_HEAD + 1) + b"\n\n", 431),
+    ],
+)
+def test_oversize_status(head: bytes, status: int | None) -> None:
+    assert oversize_status(head) == status
+
+
+def test_error_pages_name_neither_engine_nor_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(enginepatch, "_extra_headers", lambda: [("tdm-reservation", "1")])
+    raw = error_response(502, "[Errno 111] Connect call failed ('10.0.0.5', 8080)")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert b"tdm-reservation: 1" in head
+    assert b"mitmproxy" not in raw.lower()
+    assert b"10.0.0.5" not in raw
+    assert b"Errno" not in raw
+    assert b"temporarily unavailable" in body
