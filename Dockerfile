@@ -3,10 +3,12 @@
 # Two stages so the runtime image carries no build tooling: the builder turns
 # the project and every dependency into wheels, the final stage installs only
 # those wheels (no index, no compiler) and runs as an unprivileged user.
+# tests/test_wheel.py builds and installs the wheel the same way and runs it.
 #
 # Build:  docker build -t optout-proxy .
 # Run:    docker run -p 8080:8080 -e OPTOUT_UPSTREAM=http://label-site:8000 optout-proxy
 #
+# Configured entirely by OPTOUT_* environment variables (README.md lists them).
 # OPTOUT_UPSTREAM is required and has no default: the proxy must be told which
 # origin (the label's website) it fronts.
 # Needs BuildKit (default since Docker 23) for the RUN --mount below.
@@ -19,10 +21,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /build
 
+# Only what the wheel is built from; rules/ is not in the wheel (see below).
 COPY pyproject.toml README.md ./
 COPY proxy/ proxy/
 COPY addons/ addons/
-COPY rules/ rules/
 
 # The project wheel first, then wheels for everything it depends on, resolved
 # from that wheel's own metadata so both agree on the dependency list.
@@ -36,10 +38,14 @@ LABEL org.opencontainers.image.title="optout-proxy" \
       org.opencontainers.image.description="Reverse proxy that reserves TDM rights, blocks AI training crawlers and logs every request." \
       org.opencontainers.image.licenses="MIT"
 
+# OPTOUT_ADMIN: the admin server (/healthz, /readyz, /metrics) must be reachable
+# from outside the container for the platform's probes; publish 9090 only to
+# the platform, never to the internet.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     OPTOUT_LISTEN=0.0.0.0:8080 \
+    OPTOUT_ADMIN=0.0.0.0:9090 \
     OPTOUT_RULES=/srv/optout/rules \
     OPTOUT_LOG=/var/log/optout/access.jsonl \
     OPTOUT_STATE=/var/lib/optout
@@ -60,19 +66,22 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 
 WORKDIR /srv/optout
 
-# Rules stay root-owned: the proxy reads them, it never writes them.
+# The shipped rules: agents/, ipranges/ and policy.yaml. Mount a directory over
+# /srv/optout/rules (or a single file over policy.yaml) to use your own.
+# They stay root-owned: the proxy reads them, it never writes them.
 COPY rules/ /srv/optout/rules/
 
 VOLUME ["/srv/optout/rules", "/var/log/optout", "/var/lib/optout"]
 
-# 8080: the proxy; 9090: reserved for the admin/metrics endpoint.
+# 8080: the proxy; 9090: the admin server (health, readiness, metrics).
 EXPOSE 8080 9090
 
 USER 10001:10001
 
-# No admin endpoint yet, so health = the listen port accepts a TCP connection.
+# Liveness from the admin server; the image has python but no curl. If you move
+# OPTOUT_ADMIN to another port, override this (docker run --health-cmd ...).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
-    CMD ["python", "-c", "import os, socket; h, _, p = os.environ.get('OPTOUT_LISTEN', '0.0.0.0:8080').rpartition(':'); h = h.strip('[]'); h = '127.0.0.1' if h in ('', '0.0.0.0', '::') else h; socket.create_connection((h, int(p)), timeout=3).close()"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9090/healthz', timeout=3)"]
 
 ENTRYPOINT ["optout"]
 CMD ["run"]

@@ -3,7 +3,7 @@
 Each turns flow data into the core's values, calls the core, and applies the
 result to the flow. They run in the order of `default_addons()`, which is the
 order of the pipeline: classify → verify → serve our own documents → decide
-(and act) → robots.txt → signals (headers, then meta tags) → log.
+(and act) → robots.txt → signals (headers, then meta tags) → metrics → log.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from addons.accesslog import AccessLog
 from addons.classify import Classify
 from addons.decide import Decide
 from addons.htmlmeta import HtmlMeta
+from addons.metrics import Metrics
 from addons.robots import Robots
 from addons.signals import Signals
 from addons.verify import Verify
@@ -30,5 +31,6 @@ def default_addons(pipeline: Pipeline) -> list[Any]:
         Robots(pipeline),
         Signals(pipeline),
         HtmlMeta(pipeline),
+        Metrics(pipeline),
         AccessLog(pipeline),
     ]

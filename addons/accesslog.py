@@ -1,12 +1,16 @@
 """AccessLog: one record per request, for answered, blocked and failed requests alike.
 
 `response` also fires for responses the proxy made itself (blocks), and `error`
-covers upstream failures; a flow is logged once.
+covers upstream failures; a flow is logged once. Client addresses of requests
+that name no agent are pseudonymised as configured (crawler requests keep theirs:
+that is the evidence), and each reservation document served is kept once, by
+content hash, in the state directory.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from mitmproxy import http
 
@@ -19,10 +23,13 @@ from proxy.pipeline import (
     LOGGED,
     NOTES,
     REQUEST,
+    SERVED,
+    SHADOW,
     SIGNALS,
     VERDICT,
     Pipeline,
 )
+from proxy.privacy import apply_privacy
 
 
 class AccessLog:
@@ -57,5 +64,18 @@ class AccessLog:
             error=flow.error.msg if flow.error else None,
             query=query,
             notes=flow.metadata.get(NOTES, ()),
+            shadow=flow.metadata.get(SHADOW),
         )
-        self.pipeline.log.write(record)
+        self._evidence(flow, record)
+        pipeline = self.pipeline
+        if pipeline.privacy != "off":
+            apply_privacy(record, pipeline.pseudonymiser, pipeline.privacy)
+        pipeline.log.write(record)
+
+    def _evidence(self, flow: http.HTTPFlow, record: dict[str, Any]) -> None:
+        """Which version of robots.txt, tdmrep.json or ai.txt this response was."""
+        served = flow.metadata.get(SERVED)
+        store = self.pipeline.documents
+        if served is not None and store is not None:
+            kind, body = served
+            record["optout"]["served"] = {"kind": kind, "sha256": store.put(body, kind)}

@@ -3,6 +3,12 @@
 A blocked request gets a 403 from the proxy itself in requestheaders, before any
 body is read, so the upstream never sees it (and, with the lazy connection
 strategy, is not even connected to).
+
+In shadow mode (`enforce: false` in the policy, or `--shadow`) a block is decided
+but not applied: the request goes to the upstream under the verdict
+`allow`/`shadow`, and the block it escaped is kept on the flow (SHADOW) for the
+log and the metrics. Counting it as allowed keeps summaries of `event.action`
+true to what the site actually served.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ from mitmproxy import http
 
 from proxy import blockpage
 from proxy.decide import decide
-from proxy.model import Action
-from proxy.pipeline import CLASSIFICATION, REQUEST, RULESET, VERDICT, Pipeline
+from proxy.model import Action, Verdict
+from proxy.pipeline import CLASSIFICATION, REQUEST, RULESET, SHADOW, VERDICT, Pipeline
+
+SHADOWED = Verdict(Action.ALLOW, "shadow")
 
 
 class Decide:
@@ -26,6 +34,9 @@ class Decide:
         request = flow.metadata[REQUEST]
         found = flow.metadata[CLASSIFICATION]
         verdict = decide(ruleset.policy, request, found)
+        if verdict.action is Action.BLOCK and (self.pipeline.shadow or not ruleset.policy.enforce):
+            flow.metadata[SHADOW] = verdict
+            verdict = SHADOWED
         flow.metadata[VERDICT] = verdict
         if verdict.action is Action.BLOCK:
             want_html = blockpage.wants_html(request.accept)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from proxy.pipeline import BUFFER, NOTES, REQUEST, RULESET, Pipeline
+from proxy.pipeline import BUFFER, NOTES, REQUEST, RULESET, SERVED, Pipeline
 from proxy.robots import merge
 
 ROBOTS_PATH = "/robots.txt"
@@ -39,8 +39,10 @@ class Robots:
         response.status_code = merged.status
         response.headers.pop("content-encoding", None)
         response.headers["content-type"] = "text/plain; charset=utf-8"
-        response.content = b"" if flow.request.method == "HEAD" else merged.text.encode()
+        body = merged.text.encode()
+        response.content = b"" if flow.request.method == "HEAD" else body
         flow.metadata[NOTES] = merged.notes
+        flow.metadata[SERVED] = ("robots.txt", body)
 
     def _robots_response(self, flow: http.HTTPFlow) -> http.Response | None:
         """The upstream's answer to a robots.txt request, or None for any other flow."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from mitmproxy import http
 
 from proxy.decide import ALWAYS_FREE
-from proxy.pipeline import REQUEST, RULESET, VERDICT, Pipeline
+from proxy.pipeline import REQUEST, RULESET, SERVED, VERDICT, Pipeline
 
 
 class WellKnown:
@@ -23,6 +23,8 @@ class WellKnown:
         if document is None or flow.request.method not in ("GET", "HEAD"):
             return
         flow.metadata[VERDICT] = ALWAYS_FREE
+        kind = flow.metadata[REQUEST].path.rsplit("/", 1)[-1]
+        flow.metadata[SERVED] = (kind, document.body)
         flow.response = http.Response.make(
             200,
             b"" if flow.request.method == "HEAD" else document.body,

@@ -30,6 +30,7 @@ def build_record(
     error: str | None = None,
     query: str = "",
     notes: tuple[str, ...] = (),
+    shadow: Verdict | None = None,
 ) -> dict[str, Any]:
     agent = found.agent
     action = verdict.action.value if verdict else "error"
@@ -59,6 +60,9 @@ def build_record(
         record["optout"]["verified_by"] = found.method
     if found.failure:
         record["optout"]["verification_failure"] = _clip(found.failure)
+    if shadow is not None:
+        # Shadow mode: what the rules decided and the proxy did not apply.
+        record["optout"]["shadow"] = {"action": shadow.action.value, "rule": shadow.rule}
     if notes:
         record["optout"]["notes"] = [_clip(n) for n in notes]
     if query:

@@ -2,7 +2,7 @@
 
     OptoutError            base of everything the core raises on purpose
      ├── RuleError         the files in rules/ are invalid; carries every Problem found
-     ├── SettingsError     a flag or environment variable is invalid (proxy.settings)
+     ├── SettingsError     a flag or environment variable is invalid
      └── KeyDirectoryError a Web Bot Auth key directory cannot be used (proxy.net.keydir)
 
 Wire input (user agents, headers, upstream bodies) never raises: it is handled
@@ -39,6 +39,10 @@ class Problem:
             parts.append(self.field)
         parts.append(self.message)
         return ": ".join(parts)
+
+
+class SettingsError(OptoutError):
+    """A flag or environment variable has an invalid value."""
 
 
 class RuleError(OptoutError):

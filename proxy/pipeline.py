@@ -1,15 +1,19 @@
-"""What the engine adapters share: the current rules, the log, and the limits.
+"""What the engine adapters share: the current rules, the log, the metrics and the limits.
 
 The addons read `pipeline.ruleset` once per request and keep that object on the
-flow, so a request is decided, signalled and logged under one version of the rules.
+flow; a reload (proxy.reloader) replaces it with one assignment, so a request is
+decided, signalled and logged under one version of the rules.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from proxy.evidence import DocumentStore
 from proxy.ipranges import Network
 from proxy.logwriter import LogWriter
+from proxy.metrics import Metrics
+from proxy.privacy import Pseudonymiser
 from proxy.ruleset import Ruleset
 from proxy.verify import Verifier
 
@@ -19,12 +23,15 @@ REQUEST = "optout.request"
 CLASSIFICATION = "optout.classification"
 SIGNED = "optout.signed"  # the parsed Web Bot Auth signature, if any
 VERDICT = "optout.verdict"
+SHADOW = "optout.shadow"  # the block that shadow mode decided and did not apply
 SIGNALS = "optout.signals"
 RESERVED = "optout.reserved"
 BUFFER = "optout.buffer"  # True: a later addon rewrites the body, do not stream
 NOTES = "optout.notes"  # what was odd about the upstream answer, for the log
+SERVED = "optout.served"  # (kind, body) of a reservation document served, kept as evidence
 BYTES = "optout.bytes"
 LOGGED = "optout.logged"
+COUNTED = "optout.counted"  # the metrics have counted this flow
 
 
 @dataclass(slots=True)
@@ -34,3 +41,8 @@ class Pipeline:
     verifier: Verifier | None = None  # None: identities are only claimed
     trusted_proxies: tuple[Network, ...] = ()
     html_limit: int = 2 * 1024 * 1024  # HTML up to this size is buffered; all else streams
+    shadow: bool = False  # decide and log, block nothing, whatever the policy's `enforce` says
+    metrics: Metrics = field(default_factory=Metrics)
+    privacy: str = "off"  # which client addresses the log pseudonymises (proxy.privacy)
+    pseudonymiser: Pseudonymiser | None = None
+    documents: DocumentStore | None = None  # served robots.txt, tdmrep.json, ai.txt

@@ -4,6 +4,7 @@
     reservation: {...}                     # signals every response carries
     rules: [{name, <matchers>, action}]    # first match wins
     default: allow                         # the explicit verdict when no rule matches
+    enforce: true                          # false: shadow mode, decide and log, block nothing
 
 Validation is strict and collects every problem, each located by file, line, rule
 and field. Values that end up in response headers are checked here, so a CR/LF or
@@ -24,7 +25,7 @@ from proxy.model import Action, Identity, Purpose, Verdict
 from proxy.reservation import Reservation, has_control, parse_reservation
 from proxy.rules import Rule, compile_hosts, compile_paths
 
-_TOP_KEYS = ("version", "label", "reservation", "rules", "default")
+_TOP_KEYS = ("version", "label", "reservation", "rules", "default", "enforce")
 _MATCHERS = ("agent", "operator", "purpose", "identity", "host", "path", "method")
 _RULE_KEYS = ("name", "description", "action", *_MATCHERS)
 _PLANNED_ACTIONS = {"charge", "throttle"}
@@ -38,6 +39,7 @@ class Policy:
     reservation: Reservation
     rules: tuple[Rule, ...]
     default: Verdict
+    enforce: bool = True  # False is shadow mode: blocks are logged, not applied
 
 
 def load_policy(path: Path, catalogue: Catalogue, problems: list[Problem]) -> Policy:
@@ -69,7 +71,16 @@ def _parse(data: Any, catalogue: Catalogue, report: yamlsource.Report) -> Policy
     reservation = parse_reservation(data.get("reservation", {}), report, line)
     rules = _parse_rules(data.get("rules", []), data, catalogue, report)
     default = _parse_default(data, report)
-    return Policy(label, reservation, rules, default)
+    return Policy(label, reservation, rules, default, _parse_enforce(data, report))
+
+
+def _parse_enforce(data: dict[str, Any], report: yamlsource.Report) -> bool:
+    value = data.get("enforce", True)
+    if not isinstance(value, bool):
+        line = yamlsource.line_of(data, "enforce")
+        report.add(line, f"must be true or false, not {value!r}", field="enforce")
+        return True
+    return value
 
 
 def _parse_default(data: dict[str, Any], report: yamlsource.Report) -> Verdict:

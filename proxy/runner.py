@@ -12,25 +12,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
+from aiohttp import web
 from mitmproxy import options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 
 from addons import default_addons
+from proxy import enginepatch, oplog
+from proxy.evidence import DocumentStore
 from proxy.fcrdns import FcrdnsVerifier
 from proxy.ipranges import Snapshot
 from proxy.logwriter import LogWriter
+from proxy.net.admin import Admin, UpstreamProbe
+from proxy.net.admin import start as start_admin_server
 from proxy.net.dns import DnsResolver
+from proxy.net.drain import Drain
 from proxy.net.iprefresh import IpRangeRefresher, load_saved
 from proxy.net.keydir import KeyDirectory
 from proxy.pipeline import Pipeline
+from proxy.privacy import Pseudonymiser, load_or_create_key
+from proxy.reloader import Reloader
 from proxy.ruleset import Ruleset, load_rules
 from proxy.settings import Settings, parse_listen, resolve
 from proxy.verify import Verifier
+
+log = logging.getLogger(__name__)
+TASKS_GRACE = 5.0  # seconds a reload or the file watcher get to end after the master stopped
 
 
 class Ready:
@@ -47,7 +59,9 @@ class Ready:
         self.announce(host, port)
 
 
-def build_master(settings: Settings, pipeline: Pipeline, ready: Ready) -> Master:
+def build_master(
+    settings: Settings, pipeline: Pipeline, ready: Ready, drain: Drain | None = None
+) -> Master:
     opts = options.Options()
     master = Master(opts)
     master.addons.add(
@@ -56,6 +70,7 @@ def build_master(settings: Settings, pipeline: Pipeline, ready: Ready) -> Master
         next_layer.NextLayer(),
         tlsconfig.TlsConfig(),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
+        *([drain] if drain is not None else []),
         *default_addons(pipeline),
         ready,
     )
@@ -97,25 +112,123 @@ def start_refresher(settings: Settings, verifier: Verifier) -> asyncio.Task[None
     return asyncio.get_running_loop().create_task(refresher.run())
 
 
-async def serve(settings: Settings, ruleset: Ruleset, announce: Callable[[str, int], None]) -> None:
-    """Serve until SIGTERM or SIGINT, then flush the access log."""
+Announce = Callable[[str, int, str | None], None]  # proxy host and port, admin URL or None
+
+
+async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> None:
+    """Serve until SIGTERM or SIGINT, let requests in flight finish, then flush the access log."""
     verifier = build_verifier(settings, ruleset)
-    pipeline = Pipeline(ruleset, LogWriter(settings.log), verifier, settings.trusted_proxies)
-    master = build_master(settings, pipeline, Ready(announce))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, master.shutdown)
+    pipeline = build_pipeline(settings, ruleset, verifier)
+    enginepatch.apply(lambda: list(pipeline.ruleset.headers(True).set))
+    log_writer = pipeline.log
+    pipeline.metrics.track_log(lambda: log_writer.written, lambda: log_writer.lost)
+    reloader = Reloader(pipeline, pipeline.metrics, [ipranges_updater(settings, verifier)])
+    admin = Admin(
+        pipeline.metrics, reloader, UpstreamProbe(settings.upstream), settings.admin_token
+    )
+    admin_runner, admin_url = await start_admin(settings, admin)
+    drain = Drain(settings.shutdown_timeout)
+    ready = Ready(lambda host, port: announce(host, port, admin_url))
+    master = build_master(settings, pipeline, ready, drain)
+    stop_watching = asyncio.Event()
+    tasks = Tasks()
+    install_signals(master, drain, admin, reloader, tasks)
     refresher = start_refresher(settings, verifier)
+    tasks.start(reloader.watch(stop_watching))
     try:
         await master.run()
     finally:
+        stop_watching.set()
+        await tasks.finish()
         if refresher is not None:
             refresher.cancel()
         if isinstance(verifier.keys, KeyDirectory):
             await verifier.keys.close()
+        if admin_runner is not None:
+            await admin_runner.cleanup()
         pipeline.log.close()
         if pipeline.log.lost:
-            print(f"optout: {pipeline.log.lost} access-log records lost", file=sys.stderr)
+            log.warning("%d access-log records lost", pipeline.log.lost)
+
+
+def build_pipeline(settings: Settings, ruleset: Ruleset, verifier: Verifier) -> Pipeline:
+    """The shared state of the addons: rules, the evidence log and its helpers."""
+    settings.state.mkdir(parents=True, exist_ok=True)
+    to_file = settings.log != "-"
+    writer = LogWriter(
+        settings.log,
+        state_dir=settings.state if to_file else None,
+        hmac_key=settings.log_hmac_key,
+        max_bytes=settings.log_max_bytes,
+        keep=settings.log_keep,
+    )
+    private = settings.log_privacy != "off"
+    return Pipeline(
+        ruleset,
+        writer,
+        verifier,
+        settings.trusted_proxies,
+        shadow=settings.shadow,
+        privacy=settings.log_privacy,
+        pseudonymiser=Pseudonymiser(load_or_create_key(settings.state)) if private else None,
+        documents=DocumentStore(settings.state),
+    )
+
+
+def ipranges_updater(settings: Settings, verifier: Verifier) -> Callable[[Ruleset], None]:
+    """After a reload, verify against the new rules' IP ranges (or their refreshed copies)."""
+
+    def update(ruleset: Ruleset) -> None:
+        ranges = ruleset.ipranges
+        verifier.ipranges = (
+            load_saved(settings.state, ranges) if settings.ipranges_refresh else ranges
+        )
+
+    return update
+
+
+async def start_admin(settings: Settings, admin: Admin) -> tuple[web.AppRunner | None, str | None]:
+    if settings.admin is None:
+        return None, None
+    host, port = settings.admin
+    return await start_admin_server(admin, host, port)
+
+
+def install_signals(
+    master: Master, drain: Drain, admin: Admin, reloader: Reloader, tasks: Tasks
+) -> None:
+    """SIGTERM/SIGINT drain then stop (a second one stops at once); SIGHUP reloads."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if drain.draining:
+            master.shutdown()
+            return
+        admin.draining = True
+        tasks.start(drain.drain(master.addons.get("proxyserver"), master.shutdown))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: tasks.start(reloader.reload("signal")))
+
+
+class Tasks:
+    """Background tasks started from signal handlers, kept referenced until they end."""
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task[Any]] = set()
+
+    def start(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def finish(self) -> None:
+        """Wait a little for the tasks to end, then cancel what is left."""
+        if self.running:
+            _, pending = await asyncio.wait(self.running, timeout=TASKS_GRACE)
+            for task in pending:
+                task.cancel()
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -129,19 +242,20 @@ def run_demo(args: argparse.Namespace) -> int:
         upstream = f"http://{site_host}:{bound_port(site)}"
         try:
             settings = resolve({**vars(args), "upstream": upstream})
+            oplog.configure(settings.log_format, settings.log_level)
             ruleset = load_rules(settings.rules)
 
-            def announce(host: str, port: int) -> None:
+            def announce(host: str, port: int, admin: str | None) -> None:
                 base = f"http://{host}:{port}"
-                print(
+                oplog.announce(
                     f"optout-proxy demo: the label site {upstream} is behind {base}\n"
                     f"  open {base}/ in a browser, or try:\n"
                     f"  curl -si -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0' {base}/\n"
                     f"  curl -si -A 'Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; "
                     f"compatible; GPTBot/1.2; +https://openai.com/gptbot)' {base}/\n"
-                    f"  Ctrl-C stops it.",
-                    file=sys.stderr,
-                    flush=True,
+                    + (f"  metrics: {admin}/metrics\n" if admin else "")
+                    + "  Ctrl-C stops it.",
+                    settings.log_format,
                 )
 
             await serve(settings, ruleset, announce)

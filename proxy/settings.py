@@ -6,18 +6,17 @@ flag and the variable, raised before anything starts.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from proxy import chain
 from proxy.clientaddr import parse_trusted
-from proxy.errors import OptoutError
+from proxy.errors import SettingsError
 from proxy.ipranges import Network
-
-
-class SettingsError(OptoutError):
-    """A flag or environment variable has an invalid value."""
+from proxy.privacy import parse_mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +31,16 @@ class Settings:
     verify_dns: bool = True
     web_bot_auth: bool = True
     ipranges_refresh: int = 0  # seconds between refreshes of the IP ranges; 0 is off
+    admin: tuple[str, int] | None = None  # where the admin endpoints listen; None is off
+    admin_token: str | None = field(default=None, repr=False)  # for POST /reload
+    shadow: bool = False  # decide and log, block nothing
+    shutdown_timeout: float = 10.0  # seconds in-flight requests get to finish on SIGTERM
+    log_format: str = "text"  # the proxy's own messages on stderr: text or json
+    log_level: str = "info"
+    log_hmac_key: bytes | None = field(default=None, repr=False)  # keys the log's hash chain
+    log_privacy: str = "crawlers-only"
+    log_max_bytes: int = 100 * 1024 * 1024
+    log_keep: int = 30
 
 
 DEFAULTS = {
@@ -43,7 +52,17 @@ DEFAULTS = {
     "OPTOUT_VERIFY_DNS": "on",
     "OPTOUT_WEB_BOT_AUTH": "on",
     "OPTOUT_IPRANGES_REFRESH": "0",
+    "OPTOUT_ADMIN": "127.0.0.1:9090",
+    "OPTOUT_SHADOW": "off",
+    "OPTOUT_SHUTDOWN_TIMEOUT": "10",
+    "OPTOUT_LOG_FORMAT": "text",
+    "OPTOUT_LOG_LEVEL": "info",
+    "OPTOUT_LOG_PRIVACY": "crawlers-only",
+    "OPTOUT_LOG_MAX_BYTES": str(100 * 1024 * 1024),
+    "OPTOUT_LOG_KEEP": "30",
 }
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def resolve(flags: Mapping[str, str | None], environ: Mapping[str, str] = os.environ) -> Settings:
@@ -76,7 +95,92 @@ def resolve(flags: Mapping[str, str | None], environ: Mapping[str, str] = os.env
         ipranges_refresh=parse_seconds(
             str(pick("ipranges_refresh", "OPTOUT_IPRANGES_REFRESH")), "OPTOUT_IPRANGES_REFRESH"
         ),
+        **_operations(pick, environ),
+        **_access_log(pick, environ),
     )
+
+
+def _access_log(pick: Callable[[str, str], str | None], environ: Mapping[str, str]) -> Any:
+    """The access log's tamper evidence, privacy and rotation."""
+    try:
+        privacy = parse_mode(str(pick("log_privacy", "OPTOUT_LOG_PRIVACY")))
+    except ValueError as e:
+        raise SettingsError(f"{e} (--log-privacy / OPTOUT_LOG_PRIVACY)") from e
+    return {
+        "log_hmac_key": chain.load_hmac_key(environ, pick("log_hmac_key_file", "")),
+        "log_privacy": privacy,
+        "log_max_bytes": _positive(
+            str(pick("log_max_bytes", "OPTOUT_LOG_MAX_BYTES")), "OPTOUT_LOG_MAX_BYTES", 1024
+        ),
+        "log_keep": _positive(str(pick("log_keep", "OPTOUT_LOG_KEEP")), "OPTOUT_LOG_KEEP", 1),
+    }
+
+
+def _positive(value: str, var: str, least: int) -> int:
+    if not value.strip().isdigit() or int(value) < least:
+        raise SettingsError(f"{var} must be a whole number of at least {least}, not {value!r}")
+    return int(value)
+
+
+def _operations(pick: Callable[[str, str], str | None], environ: Mapping[str, str]) -> Any:
+    """The admin endpoints, shadow mode, shutdown and the proxy's own logging."""
+    return {
+        "admin": parse_admin(str(pick("admin", "OPTOUT_ADMIN"))),
+        "admin_token": admin_token(pick("admin_token_file", "OPTOUT_ADMIN_TOKEN_FILE"), environ),
+        "shadow": parse_switch(str(pick("shadow", "OPTOUT_SHADOW")), "OPTOUT_SHADOW"),
+        "shutdown_timeout": parse_timeout(str(pick("shutdown_timeout", "OPTOUT_SHUTDOWN_TIMEOUT"))),
+        "log_format": parse_choice(
+            str(pick("log_format", "OPTOUT_LOG_FORMAT")), "OPTOUT_LOG_FORMAT", LOG_FORMATS
+        ),
+        "log_level": parse_choice(
+            str(pick("log_level", "OPTOUT_LOG_LEVEL")), "OPTOUT_LOG_LEVEL", LOG_LEVELS
+        ),
+    }
+
+
+def parse_admin(value: str) -> tuple[str, int] | None:
+    """HOST:PORT of the admin endpoints, or `off`."""
+    if value.strip().lower() == "off":
+        return None
+    return _host_port(value, "admin address", "--admin / OPTOUT_ADMIN")
+
+
+def admin_token(path: str | None, environ: Mapping[str, str]) -> str | None:
+    """The bearer token for POST /reload: from a file (a secret mount) or the environment.
+
+    Errors name the file, never its content.
+    """
+    if not path:
+        return environ.get("OPTOUT_ADMIN_TOKEN", "").strip() or None
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(
+            f"cannot read the admin token file {path!r} "
+            f"(--admin-token-file / OPTOUT_ADMIN_TOKEN_FILE): {e.__class__.__name__}"
+        ) from e
+    if not token:
+        raise SettingsError(f"the admin token file {path!r} is empty")
+    return token
+
+
+def parse_timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(
+            f"OPTOUT_SHUTDOWN_TIMEOUT must be a number of seconds (0 or more), not {value!r}"
+        )
+    return seconds
+
+
+def parse_choice(value: str, var: str, choices: tuple[str, ...]) -> str:
+    lowered = value.strip().lower()
+    if lowered not in choices:
+        raise SettingsError(f"{var} must be one of {', '.join(choices)}, not {value!r}")
+    return lowered
 
 
 def parse_trusted_proxies(value: str) -> tuple[Network, ...]:
@@ -122,12 +226,14 @@ def parse_upstream(value: str) -> str:
 
 def parse_listen(value: str) -> tuple[str, int]:
     """HOST:PORT, [IPv6]:PORT or PORT."""
+    return _host_port(value, "listen address", "--listen / OPTOUT_LISTEN")
+
+
+def _host_port(value: str, what: str, where: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", value
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise SettingsError(
-            f"listen address {value!r} (--listen / OPTOUT_LISTEN) must be HOST:PORT"
-        )
+        raise SettingsError(f"{what} {value!r} ({where}) must be HOST:PORT")
     return host, int(port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from proxy.logwriter import LogWriter
+from proxy.net.drain import Drain
 from proxy.pipeline import Pipeline
 from proxy.ruleset import Ruleset
 from proxy.runner import Ready, build_master
@@ -14,7 +15,7 @@ from proxy.settings import Settings
 async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_path: Path) -> None:
     settings = Settings("http://127.0.0.1:9", "127.0.0.1", 0, Path("rules"), "-", tmp_path / "s")
     pipeline = Pipeline(shipped, LogWriter(str(tmp_path / "log")))
-    master = build_master(settings, pipeline, Ready(lambda host, port: None))
+    master = build_master(settings, pipeline, Ready(lambda host, port: None), Drain(1.0))
     try:
         names = [type(a).__name__ for a in master.addons.chain]
         assert names == [
@@ -23,6 +24,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "NextLayer",
             "TlsConfig",
             "ErrorCheck",
+            "Drain",
             "Classify",
             "Verify",
             "WellKnown",
@@ -30,6 +32,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "Robots",
             "Signals",
             "HtmlMeta",
+            "Metrics",
             "AccessLog",
             "Ready",
         ]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy.settings import SettingsError, parse_listen, parse_upstream, resolve
+from proxy.errors import SettingsError
+from proxy.settings import parse_listen, parse_upstream, resolve
 
 NO_FLAGS: dict[str, str | None] = {}
 
@@ -100,3 +101,59 @@ def test_verification_settings() -> None:
 def test_bad_verification_settings(var: str, value: str, error: str) -> None:
     with pytest.raises(SettingsError, match=error):
         resolve(NO_FLAGS, {"OPTOUT_UPSTREAM": "http://origin", var: value})
+
+
+def test_operations_defaults() -> None:
+    settings = resolve(NO_FLAGS, {"OPTOUT_UPSTREAM": "http://origin"})
+    assert settings.admin == ("127.0.0.1", 9090)
+    assert settings.admin_token is None
+    assert settings.shadow is False
+    assert settings.shutdown_timeout == 10.0
+    assert (settings.log_format, settings.log_level) == ("text", "info")
+
+
+def test_operations_settings(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("from-the-file\n")
+    env = {
+        "OPTOUT_UPSTREAM": "http://origin",
+        "OPTOUT_ADMIN": "0.0.0.0:9100",
+        "OPTOUT_ADMIN_TOKEN": "from-the-environment",
+        "OPTOUT_SHADOW": "on",
+        "OPTOUT_SHUTDOWN_TIMEOUT": "2.5",
+        "OPTOUT_LOG_FORMAT": "JSON",
+        "OPTOUT_LOG_LEVEL": "warning",
+    }
+    settings = resolve({"admin_token_file": str(token_file)}, env)
+    assert settings.admin == ("0.0.0.0", 9100)
+    assert settings.admin_token == "from-the-file"  # the file wins over the variable
+    assert "from-the-file" not in repr(settings)
+    assert settings.shadow is True
+    assert settings.shutdown_timeout == 2.5
+    assert (settings.log_format, settings.log_level) == ("json", "warning")
+    assert resolve(NO_FLAGS, env).admin_token == "from-the-environment"
+    assert resolve({"admin": "off", "shadow": "on"}, {"OPTOUT_UPSTREAM": "http://o"}).admin is None
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "error"),
+    [
+        ("OPTOUT_ADMIN", "nowhere", "admin address 'nowhere' \\(--admin / OPTOUT_ADMIN\\)"),
+        ("OPTOUT_SHADOW", "perhaps", "OPTOUT_SHADOW must be on or off"),
+        ("OPTOUT_SHUTDOWN_TIMEOUT", "-1", "OPTOUT_SHUTDOWN_TIMEOUT must be a number of seconds"),
+        ("OPTOUT_SHUTDOWN_TIMEOUT", "soon", "OPTOUT_SHUTDOWN_TIMEOUT must be a number of seconds"),
+        ("OPTOUT_SHUTDOWN_TIMEOUT", "inf", "OPTOUT_SHUTDOWN_TIMEOUT must be a number of seconds"),
+        ("OPTOUT_LOG_FORMAT", "xml", "OPTOUT_LOG_FORMAT must be one of text, json"),
+        ("OPTOUT_LOG_LEVEL", "loud", "OPTOUT_LOG_LEVEL must be one of debug, info"),
+        ("OPTOUT_ADMIN_TOKEN_FILE", "/nonexistent/token", "cannot read the admin token file"),
+    ],
+)
+def test_bad_operations_settings(var: str, value: str, error: str) -> None:
+    with pytest.raises(SettingsError, match=error):
+        resolve(NO_FLAGS, {"OPTOUT_UPSTREAM": "http://origin", var: value})
+
+
+def test_an_empty_token_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("\n")
+    with pytest.raises(SettingsError, match="is empty"):
+        resolve({"admin_token_file": str(tmp_path / "token")}, {"OPTOUT_UPSTREAM": "http://o"})

@@ -108,6 +108,8 @@ class Proxy:
     url: str
     log: Path
     process: asyncio.subprocess.Process
+    admin: str | None = None  # the admin endpoints' base URL, when they listen
+    ready: str = ""  # the ready line
 
     async def stop(self) -> list[dict[str, Any]]:
         """SIGTERM, as a container platform does, then read the access log."""
@@ -118,15 +120,23 @@ class Proxy:
 
 
 async def start_proxy(
-    upstream_url: str, tmp: Path, *args: str, rules: Path = ROOT / "rules"
+    upstream_url: str,
+    tmp: Path,
+    *args: str,
+    rules: Path = ROOT / "rules",
+    env: dict[str, str] | None = None,
 ) -> Proxy:
+    """`env` adds to (or overrides) the proxy's environment."""
     log = tmp / "access.jsonl"
     # No DNS in tests: reverse-DNS checks are covered with a local resolver elsewhere.
+    # The admin endpoints take a free port, so proxies of parallel tests never collide.
     env = {
         **os.environ,
         "OPTOUT_UPSTREAM": upstream_url,
         "HOME": str(tmp),
         "OPTOUT_VERIFY_DNS": "off",
+        "OPTOUT_ADMIN": "127.0.0.1:0",
+        **(env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -150,4 +160,6 @@ async def start_proxy(
     line = await asyncio.wait_for(process.stderr.readline(), 30)
     match = re.search(rb"ready on (http://[\d.]+:\d+)", line)
     assert match, f"no ready line: {line!r}"
-    return Proxy(match.group(1).decode(), log, process)
+    admin = re.search(rb"admin (http://[\d.]+:\d+)", line)
+    admin_url = admin.group(1).decode() if admin else None
+    return Proxy(match.group(1).decode(), log, process, admin_url, line.decode())

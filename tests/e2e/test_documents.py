@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -98,3 +102,29 @@ class _Metas(HTMLParser):
             self.metas.setdefault(str(values["name"]), []).append(str(values.get("content")))
         if tag == "link" and values.get("rel") == "license":
             self.licence.append(str(values.get("href")))
+
+
+async def test_served_documents_are_kept_and_the_log_verifies(proxy: Proxy, tmp_path: Path) -> None:
+    _, _, robots = await _get(proxy, "/robots.txt", GPTBOT)
+    _, _, tdmrep = await _get(proxy, "/.well-known/tdmrep.json", GPTBOT)
+    first, second = await proxy.stop()
+    state = tmp_path / "state"
+    for record, body, kind in ((first, robots, "robots.txt"), (second, tdmrep, "tdmrep.json")):
+        served = record["optout"]["served"]
+        assert served["kind"] == kind
+        assert served["sha256"] == hashlib.sha256(body.encode()).hexdigest()
+        assert (state / "served" / served["sha256"]).read_text() == body
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "proxy",
+        "logs",
+        "verify",
+        str(proxy.log),
+        "--state",
+        str(state),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()

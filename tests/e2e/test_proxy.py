@@ -60,7 +60,9 @@ async def test_browser_gets_the_page_with_the_reservation(proxy: Proxy, upstream
     assert record["optout"]["identity"] == "none"
     assert record["optout"]["rule"] == "default"
     assert record["user_agent"]["original"] == BROWSER
-    assert record["source"]["ip"] == "127.0.0.1"
+    assert record["source"]["address"].startswith("anon-")  # people get a pseudonym
+    assert record["event"]["sequence"] == 1
+    assert record["optout"]["chain"] == {"prev": "0" * 64, "alg": "sha256"}
 
 
 @pytest.mark.parametrize("accept", ["text/html", "*/*"])
@@ -81,6 +83,8 @@ async def test_ai_training_crawler_is_blocked_without_reaching_upstream(
     assert upstream.requests == []
     (record,) = await proxy.stop()
     assert record["event"]["action"] == "block"
+    assert record["source"]["ip"] == "127.0.0.1"  # crawlers keep their address: the evidence
+    del record["optout"]["chain"]
     assert record["http"]["response"]["status_code"] == 403
     assert record["http"]["response"]["body"]["bytes"] == len(body.encode())
     assert record["url"] == {"domain": "127.0.0.1", "path": "/page", "query": "x=1"}

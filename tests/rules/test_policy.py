@@ -84,3 +84,26 @@ def test_shipped_policy_blocks_spoofs_and_ai_training_and_allows_the_rest(
         ("block-ai-training", None, frozenset({Purpose.AI_TRAINING}), Action.BLOCK),
     ]
     assert policy.reservation.enabled
+
+
+@pytest.mark.parametrize(
+    ("value", "enforce"), [("", True), ("enforce: true\n", True), ("enforce: false\n", False)]
+)
+def test_enforce_turns_shadow_mode_on_or_off(
+    tmp_path: Path, shipped: Ruleset, value: str, enforce: bool
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(value + "rules: []\ndefault: allow\n")
+    problems: list[Problem] = []
+    assert load_policy(policy, shipped.catalogue, problems).enforce is enforce
+    assert problems == []
+
+
+def test_enforce_must_be_a_boolean(tmp_path: Path, shipped: Ruleset) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("enforce: no-thanks\ndefault: allow\n")
+    problems: list[Problem] = []
+    assert load_policy(policy, shipped.catalogue, problems).enforce is True
+    assert [str(p) for p in problems] == [
+        f"{policy}:1: enforce: must be true or false, not 'no-thanks'"
+    ]
