@@ -2,8 +2,9 @@
 
 Each turns flow data into the core's values, calls the core, and applies the
 result to the flow. They run in the order of `default_addons()`, which is the
-order of the pipeline: classify → verify → serve our own documents → decide
-(and act) → robots.txt → signals (headers, then meta tags) → metrics → log.
+order of the pipeline: route to the site → classify → verify → serve our own
+documents → decide (and act) → robots.txt → signals (headers, then meta tags) →
+metrics → log.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from addons.accesslog import AccessLog
+from addons.charge import Charge
 from addons.classify import Classify
 from addons.decide import Decide
 from addons.htmlmeta import HtmlMeta
 from addons.metrics import Metrics
 from addons.robots import Robots
 from addons.signals import Signals
+from addons.sites import Sites
 from addons.verify import Verify
 from addons.wellknown import WellKnown
 from proxy.pipeline import Pipeline
@@ -24,12 +27,14 @@ from proxy.pipeline import Pipeline
 
 def default_addons(pipeline: Pipeline) -> list[Any]:
     return [
+        Sites(pipeline),
         Classify(pipeline),
         Verify(pipeline),
         WellKnown(pipeline),
         Decide(pipeline),
         Robots(pipeline),
         Signals(pipeline),
+        Charge(pipeline),
         HtmlMeta(pipeline),
         Metrics(pipeline),
         AccessLog(pipeline),

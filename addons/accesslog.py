@@ -15,13 +15,16 @@ from typing import Any
 from mitmproxy import http
 
 from addons.classify import request_info
-from proxy.accesslog import build_record
+from proxy.accesslog import act_fields, build_record
 from proxy.classify import UNKNOWN
 from proxy.pipeline import (
     BYTES,
+    CHARGED,
     CLASSIFICATION,
+    LICENCE,
     LOGGED,
     NOTES,
+    OUTCOME,
     REQUEST,
     SERVED,
     SHADOW,
@@ -65,6 +68,12 @@ class AccessLog:
             query=query,
             notes=flow.metadata.get(NOTES, ()),
             shadow=flow.metadata.get(SHADOW),
+            act=act_fields(
+                flow.metadata.get(OUTCOME),
+                flow.metadata.get(VERDICT),
+                flow.metadata.get(LICENCE),
+                flow.metadata.get(CHARGED) if _succeeded(response) else None,
+            ),
         )
         self._evidence(flow, record)
         pipeline = self.pipeline
@@ -79,3 +88,8 @@ class AccessLog:
         if served is not None and store is not None:
             kind, body = served
             record["optout"]["served"] = {"kind": kind, "sha256": store.put(body, kind)}
+
+
+def _succeeded(response: http.Response | None) -> bool:
+    """A charge counts only for a 2xx answer, as in the ledger."""
+    return response is not None and 200 <= response.status_code < 300

@@ -22,7 +22,8 @@ class Classify:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
             return
-        ruleset = self.pipeline.ruleset
+        # The site's rules, chosen by the Sites addon; the pipeline's are the default.
+        ruleset = flow.metadata.get(RULESET) or self.pipeline.ruleset
         request = request_info(flow, self.pipeline)
         flow.metadata[RULESET] = ruleset
         flow.metadata[REQUEST] = request

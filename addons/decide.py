@@ -1,24 +1,38 @@
-"""Decide and act: apply the first matching rule; a block is answered here.
+"""Decide and act: apply the first matching rule; refusals are answered here.
 
-A blocked request gets a 403 from the proxy itself in requestheaders, before any
-body is read, so the upstream never sees it (and, with the lazy connection
-strategy, is not even connected to).
+The proxy answers blocks (403), missing licences (401), payment (402, or 400/403
+for unusable price headers) and throttling (429) itself, in requestheaders,
+before any body is read, so the upstream never sees those requests (and, with
+the lazy connection strategy, is not even connected to). A valid licence, an
+accepted price or a request under the rate goes through.
 
-In shadow mode (`enforce: false` in the policy, or `--shadow`) a block is decided
-but not applied: the request goes to the upstream under the verdict
-`allow`/`shadow`, and the block it escaped is kept on the flow (SHADOW) for the
+In shadow mode (`enforce: false` in the policy, or `--shadow`) a refusal is
+decided but not applied: the request goes to the upstream under the verdict
+`allow`/`shadow`, and the verdict it escaped is kept on the flow (SHADOW) for the
 log and the metrics. Counting it as allowed keeps summaries of `event.action`
 true to what the site actually served.
 """
 
 from __future__ import annotations
 
+import time
+
 from mitmproxy import http
 
-from proxy import blockpage
+from proxy.act import Answer, Buckets, answer
 from proxy.decide import decide
 from proxy.model import Action, Verdict
-from proxy.pipeline import CLASSIFICATION, REQUEST, RULESET, SHADOW, VERDICT, Pipeline
+from proxy.pipeline import (
+    CHARGED,
+    CLASSIFICATION,
+    LICENCE,
+    OUTCOME,
+    REQUEST,
+    RULESET,
+    SHADOW,
+    VERDICT,
+    Pipeline,
+)
 
 SHADOWED = Verdict(Action.ALLOW, "shadow")
 
@@ -26,21 +40,33 @@ SHADOWED = Verdict(Action.ALLOW, "shadow")
 class Decide:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
+        self.buckets = Buckets()
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or REQUEST not in flow.metadata:
             return
         ruleset = flow.metadata[RULESET]
+        policy = ruleset.policy
         request = flow.metadata[REQUEST]
         found = flow.metadata[CLASSIFICATION]
-        verdict = decide(ruleset.policy, request, found)
-        if verdict.action is Action.BLOCK and (self.pipeline.shadow or not ruleset.policy.enforce):
+        headers = flow.request.headers
+        check = policy.licences.check(
+            headers.get("authorization"), found.name, request.path, time.time()
+        )
+        flow.metadata[LICENCE] = check
+        verdict = decide(policy, request, found, check)
+        if verdict.action is not Action.ALLOW and (self.pipeline.shadow or not policy.enforce):
             flow.metadata[SHADOW] = verdict
             verdict = SHADOWED
         flow.metadata[VERDICT] = verdict
-        if verdict.action is Action.BLOCK:
-            want_html = blockpage.wants_html(request.accept)
-            body, content_type = blockpage.render(ruleset.policy, verdict.rule, found, want_html)
+        result = answer(policy, verdict, request, found, headers.get, check, self.buckets)
+        flow.metadata[OUTCOME] = result.outcome
+        if isinstance(result, Answer):
+            fields = [*result.headers, ("cache-control", "no-store")]
             flow.response = http.Response.make(
-                403, body, {"content-type": content_type, "cache-control": "no-store"}
+                result.status,
+                result.body,
+                http.Headers([(k.encode(), v.encode()) for k, v in fields]),
             )
+        elif result.charged is not None:
+            flow.metadata[CHARGED] = result.charged

@@ -1,19 +1,37 @@
 """Robots: serve the site's robots.txt merged with the reservation.
 
 The request goes to the upstream as usual; its answer (body and status) is
-merged in `response`. The body is always buffered (robots.txt is small, and the
-merge needs all of it); responseheaders runs before Signals, which would
-otherwise stream a text/plain body.
+merged. responseheaders runs before Signals, which would otherwise stream a
+text/plain body.
+
+How much of the upstream's file is read is capped, since a robots.txt can be
+anything from a few lines to an endless stream. A body announced at no more
+than `READ_LIMIT` bytes (and every HEAD) is buffered and merged in `response`,
+as before. Any other (larger, or of unknown length) streams through a capture
+that keeps the first `READ_LIMIT` bytes and discards the rest as it arrives;
+the merged file (status 200, chunked) is sent when the upstream's body ends.
+Memory stays bounded whatever the upstream sends; the rest is still read, so
+the upstream connection stays usable. The merge itself caps what it serves at
+`proxy.robots.merge`'s limit (500 KiB), our reservation first. A cut is noted
+in the log. gzip and deflate bodies are decoded incrementally with the same
+bound (a compression bomb stops there); br and zstd bodies only when complete.
 """
 
 from __future__ import annotations
 
-from mitmproxy import http
+import zlib
+from collections.abc import Callable
 
-from proxy.pipeline import BUFFER, NOTES, REQUEST, RULESET, SERVED, Pipeline
-from proxy.robots import merge
+from mitmproxy import http
+from mitmproxy.net import encoding
+
+from proxy.pipeline import BUFFER, BYTES, NOTES, REQUEST, RULESET, SERVED, Pipeline
+from proxy.robots import MergedRobots, merge
 
 ROBOTS_PATH = "/robots.txt"
+READ_LIMIT = 1024 * 1024  # bytes of the upstream's file read, before and after decoding
+CAPTURE = "optout.robots_capture"
+_ZLIB_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "deflateraw": -15}
 
 
 class Robots:
@@ -22,27 +40,48 @@ class Robots:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = self._robots_response(flow)
-        if response is not None:
-            flow.metadata[BUFFER] = True
+        if response is None:
+            return
+        flow.metadata[BUFFER] = True
+        if flow.request.method == "HEAD" or _announced_small(response):
             response.stream = False
+            return
+        capture = Capture(response.status_code, response.headers.get("content-encoding", ""))
+        capture.merge = lambda body, status, notes: self._merge(flow, body, status, notes)
+        flow.metadata[CAPTURE] = capture
+        response.status_code = 200
+        response.reason = "OK"
+        for name in ("content-length", "content-encoding"):
+            response.headers.pop(name, None)
+        response.headers["transfer-encoding"] = "chunked"
+        response.headers["content-type"] = "text/plain; charset=utf-8"
+        response.stream = capture
 
     def response(self, flow: http.HTTPFlow) -> None:
         response = self._robots_response(flow)
         if response is None or flow.metadata.get(BUFFER) is not True:
             return
-        try:
-            body = response.content
-        except ValueError:  # an undecodable Content-Encoding: as good as unreadable
-            body = None
-        policy = flow.metadata[RULESET].robots(flow.metadata[REQUEST].host)
-        merged = merge(body, response.status_code if body is not None else None, policy)
+        if CAPTURE in flow.metadata:
+            return  # served by the capture when the body ended
+        coding = response.headers.get("content-encoding", "").strip().lower()
+        body, notes = decode_capped(response.raw_content or b"", coding, cut=False)
+        merged = self._merge(flow, body, response.status_code, notes)
         response.status_code = merged.status
         response.headers.pop("content-encoding", None)
         response.headers["content-type"] = "text/plain; charset=utf-8"
-        body = merged.text.encode()
-        response.content = b"" if flow.request.method == "HEAD" else body
-        flow.metadata[NOTES] = merged.notes
-        flow.metadata[SERVED] = ("robots.txt", body)
+        response.content = b"" if flow.request.method == "HEAD" else merged.text.encode()
+
+    def _merge(
+        self, flow: http.HTTPFlow, body: bytes | None, status: int, notes: tuple[str, ...]
+    ) -> MergedRobots:
+        """Merge (an unreadable body counts as an unreachable upstream) and note it for the log."""
+        policy = flow.metadata[RULESET].robots(flow.metadata[REQUEST].host)
+        merged = merge(body, status if body is not None else None, policy)
+        served = merged.text.encode()
+        flow.metadata[NOTES] = (*notes, *merged.notes)
+        flow.metadata[SERVED] = ("robots.txt", served)
+        flow.metadata[BYTES] = len(served)
+        return merged
 
     def _robots_response(self, flow: http.HTTPFlow) -> http.Response | None:
         """The upstream's answer to a robots.txt request, or None for any other flow."""
@@ -50,3 +89,67 @@ class Robots:
         if request is None or request.path != ROBOTS_PATH:
             return None
         return flow.response if flow.request.method in ("GET", "HEAD") else None
+
+
+def _announced_small(response: http.Response) -> bool:
+    length = response.headers.get("content-length", "")
+    chunked = "chunked" in response.headers.get("transfer-encoding", "").lower()
+    return not chunked and length.isdigit() and int(length) <= READ_LIMIT
+
+
+class Capture:
+    """A stream callable: keeps the first READ_LIMIT bytes, sends the merge at the end."""
+
+    def __init__(self, status: int, coding: str) -> None:
+        self.status = status
+        self.coding = coding.strip().lower()
+        self.kept = bytearray()
+        self.cut = False
+        self.done = False
+        self.merge: Callable[[bytes | None, int, tuple[str, ...]], MergedRobots] | None = None
+
+    def __call__(self, data: bytes) -> list[bytes]:
+        """Nothing to send until the end (an empty chunk would end a chunked body)."""
+        if data:
+            room = READ_LIMIT - len(self.kept)
+            self.kept += data[: max(room, 0)]
+            self.cut = self.cut or len(data) > room
+            return []
+        if self.done or self.merge is None:
+            return []
+        self.done = True
+        body, notes = decode_capped(bytes(self.kept), self.coding, self.cut)
+        self.kept = bytearray()
+        merged, self.merge = self.merge(body, self.status, notes), None
+        return [merged.text.encode()]
+
+
+def decode_capped(raw: bytes, coding: str, cut: bool) -> tuple[bytes | None, tuple[str, ...]]:
+    """The readable start of a body of which `raw` is the first bytes; None if unreadable."""
+    notes = (
+        (f"upstream robots.txt over {READ_LIMIT} bytes: only its start was read",) if cut else ()
+    )
+    if coding in ("", "identity"):
+        return (_whole_lines(raw) if cut else raw), notes
+    if coding in _ZLIB_WBITS:
+        decoder = zlib.decompressobj(_ZLIB_WBITS[coding])
+        try:
+            text = decoder.decompress(raw, READ_LIMIT)
+        except zlib.error:
+            return None, (*notes, f"undecodable Content-Encoding {coding}")
+        if decoder.unconsumed_tail:
+            notes = (f"decoded robots.txt over {READ_LIMIT} bytes: only its start was read",)
+        return (_whole_lines(text) if cut or decoder.unconsumed_tail else text), notes
+    if cut:
+        return None, (*notes, f"a cut {coding} body cannot be decoded")
+    try:
+        decoded = encoding.decode(raw, coding)
+    except ValueError:
+        return None, (*notes, f"undecodable Content-Encoding {coding}")
+    return (decoded[:READ_LIMIT] if isinstance(decoded, bytes) else None), notes
+
+
+def _whole_lines(text: bytes) -> bytes:
+    """Drop a line cut in the middle: half a rule could mean something else."""
+    end = text.rfind(b"\n")
+    return text[: end + 1] if end >= 0 else b""

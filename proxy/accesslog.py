@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from proxy.licence import LicenceResult
 from proxy.model import Classification, RequestInfo, Verdict
+from proxy.paycrawl import Price
 
 _MAX_FIELD = 2048
 _TRUNCATED = "…[truncated]"
@@ -31,6 +33,7 @@ def build_record(
     query: str = "",
     notes: tuple[str, ...] = (),
     shadow: Verdict | None = None,
+    act: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     agent = found.agent
     action = verdict.action.value if verdict else "error"
@@ -63,6 +66,8 @@ def build_record(
     if shadow is not None:
         # Shadow mode: what the rules decided and the proxy did not apply.
         record["optout"]["shadow"] = {"action": shadow.action.value, "rule": shadow.rule}
+    if act:
+        record["optout"].update(act)
     if notes:
         record["optout"]["notes"] = [_clip(n) for n in notes]
     if query:
@@ -75,6 +80,29 @@ def build_record(
     if error:
         record["error"] = {"message": _clip(error)}
     return record
+
+
+def act_fields(
+    outcome: str | None,
+    verdict: Verdict | None,
+    licence: LicenceResult | None,
+    charged: Price | None,
+) -> dict[str, Any]:
+    """What acting on the verdict did: outcome, licensee, price charged, licence failure."""
+    fields: dict[str, Any] = {}
+    if outcome:
+        fields["outcome"] = outcome
+    if verdict is not None and verdict.licensee:
+        fields["licensee"] = verdict.licensee
+    if charged is not None:
+        fields["charged"] = {"currency": charged.currency, "amount": str(charged.amount)}
+    if licence is not None and not licence.ok:
+        fields["licence"] = {
+            "error": licence.error,
+            "description": _clip(licence.description),
+            **({"licensee": licence.licensee} if licence.licensee else {}),
+        }
+    return fields
 
 
 def _outcome(status: int | None, error: str | None) -> str:

@@ -4,9 +4,10 @@ Matching looks for the catalogue's product tokens in a User-Agent as whole words
 case-insensitive, independent of version, and bounded by characters that cannot be
 part of a token (so `SLCC1` is not `LCC` and `NotCursor/1.0` is not `Cursor`).
 
-The user agent is split into words once; each word is looked up in a dict keyed by
-the first word of every token, so the cost depends on the length of the user agent,
-not on the size of the catalogue. Results of recent user agents are cached.
+The user agent is split into words once; a one-word token is then a dict lookup
+and a token of several words is checked only when its first word is present, so
+the cost depends on the length of the user agent, not on the size of the
+catalogue. Results of recent user agents are cached.
 """
 
 from __future__ import annotations
@@ -39,29 +40,31 @@ _CACHE_SIZE = 4096
 _MAX_UA = 1024  # longer user agents are matched on their first _MAX_UA characters
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    lower: str
-    agent: Agent
-
-
 @dataclass(slots=True)
 class Catalogue:
     """All known agents, with a matcher compiled once at load time."""
 
     agents: tuple[Agent, ...]
-    _index: dict[str, tuple[_Token, ...]] = field(default_factory=dict, repr=False)
+    # A one-word token is a whole word of the user agent: a dict lookup matches it.
+    _single: dict[str, tuple[int, Agent]] = field(default_factory=dict, repr=False)
+    # Tokens of several words ("Kangaroo Bot", "bigsur.ai"), by their first word.
+    _multi: dict[str, tuple[tuple[re.Pattern[str], int, Agent], ...]] = field(
+        default_factory=dict, repr=False
+    )
     _cache: dict[str, Agent | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        index: dict[str, list[_Token]] = {}
+        multi: dict[str, list[tuple[re.Pattern[str], int, Agent]]] = {}
         for agent in self.agents:
+            rank = PURPOSE_RANK[agent.purpose]
             for ua in agent.user_agents:
-                first = _WORD.search(ua)
-                if first is not None:
-                    index.setdefault(first.group().lower(), []).append(_Token(ua.lower(), agent))
-        # Longer tokens first, so "Kangaroo Bot" is tried before a plain "Kangaroo".
-        self._index = {k: tuple(sorted(v, key=lambda t: -len(t.lower))) for k, v in index.items()}
+                lowered = ua.lower()
+                if _WORD.fullmatch(lowered):
+                    self._single[lowered] = (rank, agent)
+                elif (first := _WORD.match(lowered)) is not None:
+                    bounded = re.compile(rf"(?<![a-z0-9_-]){re.escape(lowered)}(?![a-z0-9_-])")
+                    multi.setdefault(first.group(), []).append((bounded, rank, agent))
+        self._multi = {k: tuple(v) for k, v in multi.items()}
 
     def by_signature_agent(self, origin: str) -> Agent | None:
         """The agent that signs with this Web Bot Auth Signature-Agent origin."""
@@ -88,30 +91,24 @@ class Catalogue:
 
     def _match(self, user_agent: str) -> Agent | None:
         lowered = user_agent.lower()
-        best: Agent | None = None
-        for word in _WORD.finditer(user_agent):
-            candidates = self._index.get(word.group().lower())
-            if candidates is None:
-                continue
-            start = word.start()
-            for token in candidates:
-                end = start + len(token.lower)
-                if lowered.startswith(token.lower, start) and not _is_word_char(lowered, end):
-                    rank = PURPOSE_RANK[token.agent.purpose]
-                    if best is None or rank < PURPOSE_RANK[best.purpose]:
-                        best = token.agent
-                    break
-        return best
+        words = _WORD.findall(lowered)
+        single, multi = self._single, self._multi
+        # In word order, so that among agents of the same rank the first named wins.
+        found = [single[w] for w in words if w in single]
+        if multi and not multi.keys().isdisjoint(words):
+            found += [
+                (rank, agent)
+                for w in dict.fromkeys(words)
+                if w in multi
+                for pattern, rank, agent in multi[w]
+                if pattern.search(lowered)
+            ]
+        if not found:
+            return None
+        return min(found, key=lambda hit: hit[0])[1]
 
 
 _MISS = object()
-
-
-def _is_word_char(text: str, index: int) -> bool:
-    if index >= len(text):
-        return False
-    c = text[index]
-    return c.isascii() and (c.isalnum() or c in "_-")
 
 
 def load_catalogue(directory: Path, problems: list[Problem]) -> Catalogue:

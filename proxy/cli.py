@@ -9,6 +9,7 @@
     optout logs      verify, summarise, search and report on the access log
     optout evidence  build and verify an evidence bundle for one agent
     optout licence   keys and licence tokens for licensed partners
+    optout charges   what the charges ledger totals, per crawler and month
 
 Human messages go to standard error; standard output carries data (the access
 log when it is '-', classify's JSON lines), so either can be piped.
@@ -21,13 +22,14 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from proxy import __version__, licencecli, logcli, oplog, rulescli
+from proxy import __version__, chargescli, licencecli, logcli, oplog, rulescli
 from proxy.errors import RuleError, SettingsError
 from proxy.review.cli import add_evidence_parser, add_review_parsers
 from proxy.rulescli import summary
-from proxy.ruleset import load_rules
+from proxy.ruleset import Ruleset, load_rules
 from proxy.serveflags import add_serve_flags
 from proxy.settings import resolve
+from proxy.sites import SITES_FILE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     add_review_parsers(logs)
     add_evidence_parser(commands)
     licencecli.add_parsers(commands)
+    chargescli.add_parsers(commands)
     return parser
 
 
@@ -76,10 +79,11 @@ def _run(args: argparse.Namespace) -> int:
     oplog.configure(settings.log_format, settings.log_level)
     shadow = settings.shadow or not ruleset.policy.enforce
 
-    def announce(host: str, port: int, admin: str | None) -> None:
+    def announce(host: str, port: int, https: str | None, admin: str | None) -> None:
         oplog.announce(
-            f"optout-proxy ready on http://{_hostport(host, port)} -> {settings.upstream} "
-            f"({summary(ruleset)})"
+            f"optout-proxy ready on http://{_hostport(host, port)}"
+            + (f", https://{https}" if https else "")
+            + f" -> {_upstreams(settings.upstream, ruleset)} ({summary(ruleset)})"
             + (", SHADOW MODE: nothing is blocked" if shadow else "")
             + (f", admin {admin}" if admin else ""),
             settings.log_format,
@@ -93,6 +97,13 @@ def _demo(args: argparse.Namespace) -> int:
     from proxy import runner
 
     return runner.run_demo(args)
+
+
+def _upstreams(upstream: str | None, ruleset: Ruleset) -> str:
+    """What the ready line says the proxy is in front of."""
+    if ruleset.sites is None:
+        return str(upstream)
+    return f"{len(ruleset.sites.sites)} site(s) of {ruleset.directory / SITES_FILE}"
 
 
 def _hostport(host: str, port: int) -> str:

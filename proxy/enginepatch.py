@@ -8,25 +8,61 @@
   request) name the engine (`Server: mitmproxy`) and leak the upstream's
   address and errno. Ours say what happened, in a sentence, and nothing else;
   they still carry the reservation headers.
+- An engine error page is sent without the `response` hook, so the flow has no
+  response and the access log would record no status. When the client is about
+  to get one of our pages, the flow gets it as its response (before the `error`
+  hook), so the record and the metrics say 502, 504 or 413, as the client saw.
+- There is no upstream timeout, only an idle one (600 s). `addons.limits` closes
+  the upstream connection of a flow whose response headers are late and marks
+  the flow (`TIMED_OUT`); the engine then sees "server closed connection", which
+  we turn into "upstream timeout" and a 504 page.
+- `body_size_limit` limits request *and* response bodies, so it would cut the
+  site's large downloads, and it stops checking once a body streams. Request
+  bodies are limited here instead, by the `optout_max_body` option that
+  `addons.limits` declares: a known Content-Length over it is refused before the
+  body is read, and a body of unknown length is refused when it gets there,
+  streaming or not (413; the upstream request, if started, is aborted).
+
+- A connection whose handler is cancelled while it waits for the engine's event
+  lock (`proxy/server.py`: `server_event` is awaited outside the `try` that
+  handles cancellation) is never closed: a client refused with 413 while its
+  body was still arriving waited for ever. We close it.
 
 The patches are applied once at start-up by the runner, before any connection
 exists (an HTTP/1 connection binds its `read_headers` when it starts). They
-touch two functions of mitmproxy's HTTP/1 layer, checked against 12.3.
+touch functions of mitmproxy's HTTP/1 layer and HTTP stream, checked against 12.3.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Callable, Generator
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import flow, http
 from mitmproxy.net.http import http1, status_codes
-from mitmproxy.proxy import commands, events
+from mitmproxy.net.http.http1 import expected_http_body_size
+from mitmproxy.proxy import commands, events, server
+from mitmproxy.proxy.layers import http as http_layer
 from mitmproxy.proxy.layers.http import _base, _http1, _http2, _http3
+from mitmproxy.proxy.layers.http._events import (
+    ErrorCode,
+    RequestData,
+    RequestProtocolError,
+    ResponseProtocolError,
+)
+from mitmproxy.proxy.layers.http._hooks import HttpErrorHook, HttpRequestHeadersHook
+from mitmproxy.utils import human
+
+from proxy.signals import HeaderSignals
 
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEAD = 16 * 1024
+TIMED_OUT = "optout.timed_out"  # flow.metadata: addons.limits gave up waiting for upstream
+UPSTREAM_TIMEOUT = "upstream timeout"  # the flow's error message, and the 504 page's cue
+BODY_TOO_LARGE = "request body too large"
+MAX_BODY_OPTION = "optout_max_body"  # declared by addons.limits
 
 _MESSAGES = {
     400: "The request could not be understood.",
@@ -38,6 +74,8 @@ _MESSAGES = {
 }
 _applied = False
 _extra_headers: Callable[[], list[tuple[str, str]]] = list
+_Stream = http_layer.HttpStream
+Commands = Generator[Any, Any, Any]
 
 
 def apply(extra_headers: Callable[[], list[tuple[str, str]]] = list) -> None:
@@ -51,7 +89,19 @@ def apply(extra_headers: Callable[[], list[tuple[str, str]]] = list) -> None:
     _http1.make_error_response = error_response
     for module in (_base, _http2, _http3):
         module.format_error = error_body  # type: ignore[attr-defined]
+    server.ConnectionHandler.handle_connection = _always_closed(  # type: ignore[method-assign]
+        server.ConnectionHandler.handle_connection
+    )
+    _Stream.handle_protocol_error = _on_protocol_error(_Stream.handle_protocol_error)  # type: ignore[method-assign]
+    _Stream.check_body_size = _limit_request_body(_Stream.check_body_size)  # type: ignore[method-assign]
+    _Stream.state_stream_request_body = _count_streamed_body(_Stream.state_stream_request_body)  # type: ignore[method-assign]
     _applied = True
+
+
+def reservation_headers(signals: HeaderSignals) -> list[tuple[str, str]]:
+    """Every reservation header of a response, for pages that no addon sees."""
+    robots = [("x-robots-tag", ", ".join(signals.robots_tag))] if signals.robots_tag else []
+    return [*signals.set, *robots]
 
 
 def oversize_status(head: bytes) -> int | None:
@@ -93,9 +143,119 @@ def error_body(status_code: int, message: str = "") -> bytes:
 
 
 def error_response(status_code: int, message: str = "") -> bytes:
+    """The engine's error page, as bytes; an upstream timeout becomes a 504."""
+    if message == UPSTREAM_TIMEOUT:
+        status_code = 504
+    return bytes(http1.assemble_response(error_page(status_code)))
+
+
+def error_page(status_code: int) -> http.Response:
     headers = http.Headers(content_type="text/html; charset=utf-8", connection="close")
     for name, value in _extra_headers():
         headers.add(name, value)
-    return bytes(
-        http1.assemble_response(http.Response.make(status_code, error_body(status_code), headers))
+    return http.Response.make(status_code, error_body(status_code), headers)
+
+
+def _on_protocol_error(handle: Any) -> Any:
+    """Name a timeout as such, and give the flow the error page the client is about to get."""
+
+    def handled(self: Any, event: RequestProtocolError | ResponseProtocolError) -> Commands:
+        if isinstance(event, ResponseProtocolError):
+            if self.flow.metadata.get(TIMED_OUT):
+                event = ResponseProtocolError(self.stream_id, UPSTREAM_TIMEOUT, event.code)
+            status = event.code.http_status_code()
+            if status is not None and _page_follows(self):
+                self.flow.response = error_page(
+                    504 if event.message == UPSTREAM_TIMEOUT else status
+                )
+        yield from handle(self, event)
+
+    return handled
+
+
+def _page_follows(stream: Any) -> bool:
+    """Whether the engine will answer the client with an error page (no head sent yet)."""
+    return bool(
+        stream.client_state != stream.state_errored
+        and stream.server_state != stream.state_stream_response_body
+        and stream.server_state != stream.state_done
     )
+
+
+def max_body(options: Any) -> int | None:
+    """The request body limit in bytes, from the option addons.limits declares."""
+    spec = getattr(options, MAX_BODY_OPTION, None)
+    return human.parse_size(spec) if spec else None
+
+
+def _limit_request_body(check_body_size: Any) -> Any:
+    """Refuse a request body over the limit before reading (or buffering) any more of it."""
+
+    def checked(self: Any, request: bool) -> Commands:
+        limit = max_body(self.context.options) if request else None
+        if limit is not None:
+            size = len(self.request_body_buf) or _declared_size(self.flow.request)
+            if size is not None and size > limit:
+                if not self.request_body_buf:
+                    yield HttpRequestHeadersHook(self.flow)
+                yield from _refuse_body(self, upstream=False)
+                return True
+        return (yield from check_body_size(self, request))
+
+    return checked
+
+
+def _declared_size(request: http.Request) -> int | None:
+    try:
+        return expected_http_body_size(request)
+    except ValueError:
+        return None
+
+
+def _count_streamed_body(state: Any) -> Any:
+    """Count a streamed request body, which the engine no longer checks, against the limit."""
+
+    def counted(self: Any, event: events.Event) -> Commands:
+        limit = max_body(self.context.options)
+        if limit is not None and isinstance(event, RequestData):
+            self.optout_streamed = getattr(self, "optout_streamed", 0) + len(event.data)
+            if self.optout_streamed > limit:
+                yield from _refuse_body(self, upstream=True)
+                return
+        yield from state(self, event)
+
+    return counted
+
+
+def _refuse_body(stream: Any, upstream: bool) -> Commands:
+    """413 to the client (if it has no answer yet), and abort the upstream request if sent."""
+    stream.flow.error = flow.Error(BODY_TOO_LARGE)
+    if _page_follows(stream):
+        stream.flow.response = error_page(413)
+    yield HttpErrorHook(stream.flow)
+    if upstream:
+        yield http_layer.SendHttp(
+            RequestProtocolError(stream.stream_id, BODY_TOO_LARGE, ErrorCode.REQUEST_TOO_LARGE),
+            stream.context.server,
+        )
+    yield http_layer.SendHttp(
+        ResponseProtocolError(stream.stream_id, BODY_TOO_LARGE, ErrorCode.REQUEST_TOO_LARGE),
+        stream.context.client,
+    )
+    stream.client_state = stream.server_state = stream.state_errored
+    stream.flow.live = False
+
+
+def _always_closed(handle_connection: Any) -> Any:
+    """Close the socket of a connection handler cancelled before it could do so itself."""
+
+    async def handled(self: Any, connection: Any) -> None:
+        try:
+            await handle_connection(self, connection)
+        except asyncio.CancelledError:
+            io = self.transports.pop(connection, None)  # None: it cleaned up itself
+            if io is not None and io.writer is not None:
+                io.writer.close()
+            raise
+
+    return handled

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from proxy.paycrawl import Price
+
 
 class Purpose(StrEnum):
     """What an agent does with what it fetches; rules match on it."""
@@ -39,10 +41,13 @@ class Identity(StrEnum):
 
 
 class Action(StrEnum):
-    """What the proxy does with a request. `charge` and `throttle` are planned."""
+    """What the proxy does with a request."""
 
     ALLOW = "allow"
     BLOCK = "block"
+    CHARGE = "charge"  # 402 with a price; a verified crawler that accepts it is let through
+    THROTTLE = "throttle"  # 429 over a rate
+    LICENCE = "licence"  # a valid licence token is required; 401 without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +99,7 @@ class Verdict:
 
     action: Action
     rule: str
+    price: Price | None = None  # charge: what a crawler pays per request
+    rate: tuple[float, int] | None = None  # throttle: (requests per second, burst)
+    per_client: bool = False  # throttle: one bucket per agent and client address
+    licensee: str | None = None  # allowed by a valid licence held by this licensee

@@ -23,7 +23,10 @@ REQUEST = "optout.request"
 CLASSIFICATION = "optout.classification"
 SIGNED = "optout.signed"  # the parsed Web Bot Auth signature, if any
 VERDICT = "optout.verdict"
-SHADOW = "optout.shadow"  # the block that shadow mode decided and did not apply
+SHADOW = "optout.shadow"  # the refusal that shadow mode decided and did not apply
+LICENCE = "optout.licence"  # the check of the licence the request presented, if any
+OUTCOME = "optout.outcome"  # what acting on the verdict did: blocked, charged, throttled...
+CHARGED = "optout.charged"  # the price a charged request pays
 SIGNALS = "optout.signals"
 RESERVED = "optout.reserved"
 BUFFER = "optout.buffer"  # True: a later addon rewrites the body, do not stream
@@ -46,3 +49,4 @@ class Pipeline:
     privacy: str = "off"  # which client addresses the log pseudonymises (proxy.privacy)
     pseudonymiser: Pseudonymiser | None = None
     documents: DocumentStore | None = None  # served robots.txt, tdmrep.json, ai.txt
+    ledger: LogWriter | None = None  # charges, hash-chained like the access log

@@ -21,14 +21,17 @@ from typing import Any
 from proxy import yamlsource
 from proxy.catalogue import Catalogue
 from proxy.errors import Problem
+from proxy.licences import Licences, parse_licences
 from proxy.model import Action, Identity, Purpose, Verdict
+from proxy.paycrawl import parse_price
 from proxy.reservation import Reservation, has_control, parse_reservation
 from proxy.rules import Rule, compile_hosts, compile_paths
+from proxy.throttle import parse_rate
 
-_TOP_KEYS = ("version", "label", "reservation", "rules", "default", "enforce")
+_TOP_KEYS = ("version", "label", "reservation", "rules", "default", "enforce", "licences")
 _MATCHERS = ("agent", "operator", "purpose", "identity", "host", "path", "method")
-_RULE_KEYS = ("name", "description", "action", *_MATCHERS)
-_PLANNED_ACTIONS = {"charge", "throttle"}
+_ACTION_KEYS = {"price": Action.CHARGE, "rate": Action.THROTTLE, "per": Action.THROTTLE}
+_RULE_KEYS = ("name", "description", "action", *_MATCHERS, *_ACTION_KEYS)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _METHOD = re.compile(r"[A-Z]+")
 
@@ -40,6 +43,7 @@ class Policy:
     rules: tuple[Rule, ...]
     default: Verdict
     enforce: bool = True  # False is shadow mode: blocks are logged, not applied
+    licences: Licences = Licences()
 
 
 def load_policy(path: Path, catalogue: Catalogue, problems: list[Problem]) -> Policy:
@@ -71,7 +75,24 @@ def _parse(data: Any, catalogue: Catalogue, report: yamlsource.Report) -> Policy
     reservation = parse_reservation(data.get("reservation", {}), report, line)
     rules = _parse_rules(data.get("rules", []), data, catalogue, report)
     default = _parse_default(data, report)
-    return Policy(label, reservation, rules, default, _parse_enforce(data, report))
+    licences = parse_licences(data.get("licences"), report, yamlsource.line_of(data, "licences"))
+    _check_licence_rules(rules, licences, data, report)
+    return Policy(label, reservation, rules, default, _parse_enforce(data, report), licences)
+
+
+def _check_licence_rules(
+    rules: tuple[Rule, ...], licences: Licences, data: Any, report: yamlsource.Report
+) -> None:
+    if licences.configured:
+        return
+    for rule in rules:
+        if rule.action is Action.LICENCE:
+            report.add(
+                yamlsource.line_of(data, "rules"),
+                "action 'licence' needs a 'licences:' section with public_keys or listed tokens",
+                rule=rule.name,
+                field="action",
+            )
 
 
 def _parse_enforce(data: dict[str, Any], report: yamlsource.Report) -> bool:
@@ -155,6 +176,7 @@ def _parse_rule(
     description = entry.get("description", "")
     if not isinstance(description, str):
         bad("description", "must be a string")
+    extras = _parse_action_fields(entry, action, bad)
     if len(report.problems) > before or action is None:
         return None
     return Rule(
@@ -168,7 +190,36 @@ def _parse_rule(
         hosts=matchers.get("host"),
         paths=matchers.get("path"),
         methods=matchers.get("method"),
+        **extras,
     )
+
+
+def _parse_action_fields(entry: dict[str, Any], action: Action | None, bad: Any) -> Any:
+    """`price` for charge, `rate` (and `per`) for throttle; nowhere else."""
+    for key, needs in _ACTION_KEYS.items():
+        if key in entry and action is not None and action is not needs:
+            bad(key, f"only a rule with action '{needs}' has {key!r}")
+    fields: dict[str, Any] = {}
+    if action is Action.CHARGE:
+        fields["price"] = _parsed(entry, "price", parse_price, bad, "a price like 'USD 0.01'")
+    if action is Action.THROTTLE:
+        fields["rate"] = _parsed(entry, "rate", parse_rate, bad, "a rate like '10/s burst 20'")
+        per = entry.get("per", "agent")
+        if per not in ("agent", "client"):
+            bad("per", f"must be 'agent' or 'client', not {per!r}")
+        fields["per_client"] = per == "client"
+    return fields
+
+
+def _parsed(entry: dict[str, Any], key: str, parse: Any, bad: Any, example: str) -> Any:
+    if key not in entry:
+        bad(key, f"missing: a rule with this action needs {example}")
+        return None
+    try:
+        return parse(str(entry[key]))
+    except ValueError as e:
+        bad(key, str(e))
+        return None
 
 
 def _parse_action(
@@ -178,8 +229,6 @@ def _parse_action(
     where = yamlsource.line_of(entry, "action")
     if "action" not in entry:
         report.add(line, "missing", rule=label, field="action")
-    elif action in _PLANNED_ACTIONS:
-        report.add(where, f"action {action!r} is not available yet", rule=label, field="action")
     elif action not in set(Action):
         report.add(
             where,

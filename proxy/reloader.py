@@ -24,10 +24,11 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from proxy.errors import RuleError
+from proxy.errors import Problem, RuleError
 from proxy.metrics import Metrics
 from proxy.pipeline import Pipeline
 from proxy.ruleset import Ruleset, load_rules
+from proxy.sites import SITES_FILE
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,13 @@ class ReloadResult:
 
 
 def rules_files(directory: Path) -> list[Path]:
-    """The files `load_rules` reads, in a stable order."""
-    files = [directory / "policy.yaml"]
+    """The files `load_rules` reads, in a stable order.
+
+    Every YAML file at the top: policy.yaml, sites.yaml and the sites' own
+    policies. Certificate files named by sites.yaml live elsewhere and are not
+    watched: a renewed certificate is picked up by SIGHUP or POST /reload.
+    """
+    files = sorted(f for f in directory.glob("*.yaml") if not f.name.startswith((".", "#")))
     files += sorted((directory / "agents").glob("*.yaml"))
     files += sorted((directory / "ipranges").glob("*.json"))
     return [f for f in files if f.is_file()]
@@ -76,9 +82,15 @@ class Reloader:
         metrics: Metrics,
         on_swap: Iterable[Callable[[Ruleset], None]] = (),
         clock: Callable[[], float] = time.time,
+        require_sites: bool = False,
     ) -> None:
-        """`pipeline.ruleset` is the startup load; `on_swap` runs after each swap."""
+        """`pipeline.ruleset` is the startup load; `on_swap` runs after each swap.
+
+        `require_sites`: the proxy has no --upstream, so rules without sites.yaml
+        would leave it nowhere to send requests; they are refused like invalid ones.
+        """
         self.pipeline = pipeline
+        self.require_sites = require_sites
         self.metrics = metrics
         self.on_swap = tuple(on_swap)
         self.clock = clock
@@ -109,7 +121,11 @@ class Reloader:
         # The version is taken before the load: if a file changes in between, the
         # watcher sees that change and reloads again.
         version = rules_version(self.directory)
-        return version, load_rules(self.directory)
+        ruleset = load_rules(self.directory)
+        if self.require_sites and ruleset.sites is None:
+            where = str(self.directory / SITES_FILE)
+            raise RuleError([Problem(where, None, "missing; without --upstream it is required")])
+        return version, ruleset
 
     def _failed(self, reason: str, error: RuleError) -> ReloadResult:
         errors = tuple(str(p) for p in error.problems)

@@ -20,6 +20,7 @@ from typing import Protocol
 import re2
 
 from proxy.model import Action, Classification, Identity, Purpose, RequestInfo
+from proxy.paycrawl import Price
 
 _RE_END, _RE2_END = r"\Z", r"\z"
 
@@ -42,6 +43,9 @@ class Rule:
     paths: PathMatcher | None = None
     methods: frozenset[str] | None = None
     description: str = ""
+    price: Price | None = None  # charge
+    rate: tuple[float, int] | None = None  # throttle
+    per_client: bool = False  # throttle
 
     def matches(self, request: RequestInfo, found: Classification) -> bool:
         agent = found.agent

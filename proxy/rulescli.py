@@ -15,11 +15,14 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from time import time
 from typing import Any
 
+from proxy import act
+from proxy.accesslog import act_fields
 from proxy.classify import classify
 from proxy.decide import decide
-from proxy.errors import RuleError
+from proxy.errors import RuleError, SettingsError
 from proxy.fcrdns import FcrdnsVerifier
 from proxy.model import Classification, RequestInfo
 from proxy.robots import merge
@@ -57,6 +60,14 @@ def add_parsers(commands: Any) -> None:
     cls.add_argument("--host", default="localhost", help="Host of the request")
     cls.add_argument("--path", default="/", help="path of the request")
     cls.add_argument("--method", default="GET", help="method of the request")
+    cls.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header, e.g. 'Authorization: License TOKEN' or "
+        "'crawler-max-price: USD 0.05'; shows the licence and charge outcome",
+    )
     cls.set_defaults(handler=_classify)
 
     replay = commands.add_parser(
@@ -114,7 +125,7 @@ def _classify(args: argparse.Namespace) -> int:
         verifier = Verifier(ruleset.ipranges, _fcrdns() if dns else None)
     for ua in agents:
         request = RequestInfo(args.method.upper(), args.host, args.path, ua, args.ip)
-        result = asyncio.run(classify_one(ruleset, request, verifier))
+        result = asyncio.run(classify_one(ruleset, request, verifier, _headers(args.header)))
         print(json.dumps(result), flush=True)
     return 0
 
@@ -125,14 +136,30 @@ def _fcrdns() -> FcrdnsVerifier:
     return FcrdnsVerifier(DnsResolver())
 
 
+def _headers(values: list[str]) -> dict[str, str]:
+    headers = {}
+    for value in values:
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            raise SettingsError(f"--header {value!r} must be 'Name: value'")
+        headers[name.strip().lower()] = rest.strip()
+    return headers
+
+
 async def classify_one(
-    ruleset: Ruleset, request: RequestInfo, verifier: Verifier | None = None
+    ruleset: Ruleset,
+    request: RequestInfo,
+    verifier: Verifier | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, object]:
     found = classify(ruleset.catalogue, request)
     if verifier is not None:
         result = await verifier.identify(found.agent, request.client_ip)
         found = Classification(found.agent, result.identity, result.method, result.failure)
-    verdict = decide(ruleset.policy, request, found)
+    headers = headers or {}
+    policy = ruleset.policy
+    check = policy.licences.check(headers.get("authorization"), found.name, request.path, time())
+    verdict = decide(policy, request, found, check)
     agent = found.agent
     answer: dict[str, object] = {
         "user_agent": request.user_agent,
@@ -143,6 +170,12 @@ async def classify_one(
         "action": verdict.action.value,
         "rule": verdict.rule,
     }
+    acted = act.answer(policy, verdict, request, found, headers.get, check, act.Buckets())
+    answer["outcome"] = acted.outcome
+    if isinstance(acted, act.Answer):
+        answer["status"] = acted.status
+        answer["headers"] = dict(h for h in acted.headers if h[0] != "content-type")
+    answer.update(act_fields(None, verdict, check, getattr(acted, "charged", None)))
     if found.method:
         answer["verified_by"] = found.method
     if found.failure:

@@ -3,15 +3,20 @@
     rules/agents/*.yaml   the agent catalogue
     rules/ipranges/*.json published IP ranges the catalogue refers to
     rules/policy.yaml     the reservation and the rules
+    rules/sites.yaml      optional: several sites by Host, each with its upstream
+                          and, optionally, its own policy file (proxy.sites)
 
 `load_rules` either returns a complete Ruleset or raises RuleError listing every
-problem of every file, so the proxy never starts on half-valid rules.
+problem of every file, so the proxy never starts on half-valid rules. With
+sites.yaml, the Ruleset returned is the default policy's, and `for_site` gives
+each site its own Ruleset; all of them share one catalogue and one set of IP
+ranges, so a reload swaps every site's rules in one assignment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -24,6 +29,7 @@ from proxy.reservation import warnings
 from proxy.robots import RobotsPolicy
 from proxy.robotsrules import robots_policy
 from proxy.signals import HeaderSignals, build_header_signals, build_meta_tags
+from proxy.sites import DEFAULT_POLICY, SITES_FILE, Site, Sites, load_sites
 from proxy.wellknown import Document, documents
 
 
@@ -39,6 +45,9 @@ class Ruleset:
     documents: Mapping[str, Document] = field(default_factory=dict)
     reserved_meta: MetaTags | None = None
     open_meta: MetaTags | None = None
+    sites: Sites | None = None  # None: no sites.yaml, one site (--upstream) for any Host
+    policy_file: str = DEFAULT_POLICY
+    site_rulesets: Mapping[str, Ruleset] = field(default_factory=dict, repr=False)
 
     _robots: dict[str, RobotsPolicy] = field(default_factory=dict, compare=False, repr=False)
 
@@ -47,6 +56,10 @@ class Ruleset:
 
     def meta(self, reserved: bool) -> MetaTags | None:
         return self.reserved_meta if reserved else self.open_meta
+
+    def for_site(self, site: Site) -> Ruleset:
+        """The rules of one site: its own policy's, sharing this catalogue and IP ranges."""
+        return self.site_rulesets.get(site.policy, self)
 
     def robots(self, host: str) -> RobotsPolicy:
         """The robots.txt policy for a host, cached (rules may match on host)."""
@@ -58,20 +71,43 @@ class Ruleset:
         return found
 
 
-def load_rules(directory: Path) -> Ruleset:
+def load_rules(directory: Path, policy_file: str = DEFAULT_POLICY) -> Ruleset:
+    """The rules of `directory`, with `policy_file` (a name in it) as the default policy."""
     problems: list[Problem] = []
     if not directory.is_dir():
         raise RuleError([Problem(str(directory), None, "rules directory not found")])
     catalogue = load_catalogue(directory / "agents", problems)
     ipranges = load_ipranges(directory / "ipranges", problems)
     problems.extend(_unknown_snapshots(catalogue, ipranges, directory))
-    policy_file = directory / "policy.yaml"
-    if not policy_file.is_file():
-        problems.append(Problem(str(policy_file), None, "policy file not found"))
+    if not (directory / policy_file).is_file():
+        problems.append(Problem(str(directory / policy_file), None, "policy file not found"))
         raise RuleError(problems)
-    policy = load_policy(policy_file, catalogue, problems)
+    base = _policy_rules(directory, policy_file, catalogue, ipranges, problems)
+    sites = None
+    if (directory / SITES_FILE).is_file():
+        sites = load_sites(directory / SITES_FILE, directory, problems)
+    others = {
+        name: _policy_rules(directory, name, catalogue, ipranges, problems)
+        for name in (sites.policies if sites is not None else ())
+        if name != policy_file
+    }
     if problems:
         raise RuleError(problems)
+    warned = base.warnings + (sites.warnings if sites is not None else ())
+    warned += tuple(w for ruleset in others.values() for w in ruleset.warnings)
+    return replace(base, warnings=warned, sites=sites, site_rulesets=MappingProxyType(others))
+
+
+def _policy_rules(
+    directory: Path,
+    name: str,
+    catalogue: Catalogue,
+    ipranges: IpRanges,
+    problems: list[Problem],
+) -> Ruleset:
+    """One policy file's Ruleset (unusable if it added problems: the caller raises)."""
+    policy_file = directory / name
+    policy = load_policy(policy_file, catalogue, problems)
     reservation = policy.reservation
     return Ruleset(
         directory,
@@ -84,6 +120,7 @@ def load_rules(directory: Path) -> Ruleset:
         MappingProxyType(documents(reservation, policy.label)),
         build_meta_tags(reservation, reserved=True),
         build_meta_tags(reservation, reserved=False),
+        policy_file=name,
     )
 
 

@@ -19,14 +19,17 @@ from typing import Any
 
 from aiohttp import web
 from mitmproxy import options
-from mitmproxy.addons import core, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.addons import core, errorcheck, next_layer, proxyserver
 from mitmproxy.master import Master
 
-from addons import default_addons
+from addons import default_addons, steps
+from addons.sitetls import SiteTls
 from proxy import enginepatch, oplog
+from proxy.errors import SettingsError
 from proxy.evidence import DocumentStore
 from proxy.fcrdns import FcrdnsVerifier
 from proxy.ipranges import Snapshot
+from proxy.ledger import ledger_dir
 from proxy.logwriter import LogWriter
 from proxy.net.admin import Admin, UpstreamProbe
 from proxy.net.admin import start as start_admin_server
@@ -39,6 +42,7 @@ from proxy.privacy import Pseudonymiser, load_or_create_key
 from proxy.reloader import Reloader
 from proxy.ruleset import Ruleset, load_rules
 from proxy.settings import Settings, parse_listen, resolve
+from proxy.sites import SITES_FILE
 from proxy.verify import Verifier
 
 log = logging.getLogger(__name__)
@@ -46,45 +50,93 @@ TASKS_GRACE = 5.0  # seconds a reload or the file watcher get to end after the m
 
 
 class Ready:
-    """Reports the bound address once the listener is up (port 0 picks a free one)."""
+    """Reports the bound addresses once the listeners are up (port 0 picks a free one)."""
 
-    def __init__(self, announce: Callable[[str, int], None]) -> None:
+    def __init__(self, announce: Callable[[str, int, str | None], None]) -> None:
+        """`announce(host, port, https)`: the plain listener, and the TLS one or None."""
         self.announce = announce
 
     def running(self) -> None:
         from mitmproxy import ctx
 
-        server = ctx.master.addons.get("proxyserver")
-        host, port = server.listen_addrs()[0][:2]
-        self.announce(host, port)
+        servers = list(ctx.master.addons.get("proxyserver").servers)
+        host, port = servers[0].listen_addrs[0][:2]
+        https = None
+        if len(servers) > 1:
+            tls_host, tls_port = servers[1].listen_addrs[0][:2]
+            https = _hostport(tls_host, tls_port)
+        self.announce(host, port, https)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def build_master(
     settings: Settings, pipeline: Pipeline, ready: Ready, drain: Drain | None = None
 ) -> Master:
+    """One listener (two with --tls); each request is routed by the Sites addon."""
     opts = options.Options()
     master = Master(opts)
+    listeners = modes(settings, pipeline.ruleset)
     master.addons.add(
         core.Core(),
         proxyserver.Proxyserver(),
         next_layer.NextLayer(),
-        tlsconfig.TlsConfig(),
+        SiteTls(pipeline, settings.state, listeners[1] if len(listeners) > 1 else None),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
         *([drain] if drain is not None else []),
-        *default_addons(pipeline),
+        *steps.group(default_addons(pipeline)),
         ready,
     )
     settings.state.mkdir(parents=True, exist_ok=True)
     opts.update(
-        mode=[f"reverse:{settings.upstream}@{settings.listen_port}"],
+        mode=listeners,
         listen_host=settings.listen_host,
         keep_host_header=True,
         connection_strategy="lazy",
         stream_large_bodies="2m",
         http3=False,
         confdir=str(settings.state / "mitmproxy"),
+        optout_upstream=settings.upstream or "",
     )
     return master
+
+
+def modes(settings: Settings, ruleset: Ruleset) -> list[str]:
+    """mitmproxy modes: the plain listener, and the TLS one with --tls.
+
+    The reverse target is only a default: the Sites addon routes every request
+    itself (or refuses it) before a connection is made. Without --upstream it is
+    the first site's upstream.
+    """
+    target = settings.upstream
+    if target is None:
+        if ruleset.sites is None:
+            raise SettingsError("no upstream: give --upstream URL or list the sites in sites.yaml")
+        target = str(ruleset.sites.sites[0].upstream)
+    found = [f"reverse:{target}@{settings.listen_port}"]
+    if settings.tls_listen is not None:
+        host, port = settings.tls_listen
+        found.append(f"reverse:{target}@{host}:{port}")
+    return found
+
+
+def probed(settings: Settings, ruleset: Ruleset) -> str:
+    """The upstream /readyz checks: --upstream, else the default (or first) site's."""
+    if settings.upstream is not None or ruleset.sites is None:
+        return settings.upstream or ""
+    site = ruleset.sites.default or ruleset.sites.sites[0]
+    return str(site.upstream)
+
+
+def check_tls(settings: Settings, ruleset: Ruleset) -> None:
+    """--tls needs at least one site with a certificate: otherwise it would refuse everyone."""
+    if settings.tls_listen is not None and (ruleset.sites is None or not ruleset.sites.tls):
+        raise SettingsError(
+            f"--tls / OPTOUT_TLS_LISTEN needs a site with 'tls: {{cert, key}}' "
+            f"in {settings.rules / SITES_FILE}"
+        )
 
 
 def build_verifier(settings: Settings, ruleset: Ruleset) -> Verifier:
@@ -112,23 +164,30 @@ def start_refresher(settings: Settings, verifier: Verifier) -> asyncio.Task[None
     return asyncio.get_running_loop().create_task(refresher.run())
 
 
-Announce = Callable[[str, int, str | None], None]  # proxy host and port, admin URL or None
+# The proxy's host and port, the https listener's HOST:PORT or None, the admin URL or None.
+Announce = Callable[[str, int, str | None, str | None], None]
 
 
 async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> None:
     """Serve until SIGTERM or SIGINT, let requests in flight finish, then flush the access log."""
+    check_tls(settings, ruleset)
     verifier = build_verifier(settings, ruleset)
     pipeline = build_pipeline(settings, ruleset, verifier)
     enginepatch.apply(lambda: list(pipeline.ruleset.headers(True).set))
     log_writer = pipeline.log
     pipeline.metrics.track_log(lambda: log_writer.written, lambda: log_writer.lost)
-    reloader = Reloader(pipeline, pipeline.metrics, [ipranges_updater(settings, verifier)])
+    reloader = Reloader(
+        pipeline,
+        pipeline.metrics,
+        [ipranges_updater(settings, verifier)],
+        require_sites=settings.upstream is None,
+    )
     admin = Admin(
-        pipeline.metrics, reloader, UpstreamProbe(settings.upstream), settings.admin_token
+        pipeline.metrics, reloader, UpstreamProbe(probed(settings, ruleset)), settings.admin_token
     )
     admin_runner, admin_url = await start_admin(settings, admin)
     drain = Drain(settings.shutdown_timeout)
-    ready = Ready(lambda host, port: announce(host, port, admin_url))
+    ready = Ready(lambda host, port, https: announce(host, port, https, admin_url))
     master = build_master(settings, pipeline, ready, drain)
     stop_watching = asyncio.Event()
     tasks = Tasks()
@@ -147,6 +206,8 @@ async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> Non
         if admin_runner is not None:
             await admin_runner.cleanup()
         pipeline.log.close()
+        if pipeline.ledger is not None:
+            pipeline.ledger.close()
         if pipeline.log.lost:
             log.warning("%d access-log records lost", pipeline.log.lost)
 
@@ -172,6 +233,11 @@ def build_pipeline(settings: Settings, ruleset: Ruleset, verifier: Verifier) -> 
         privacy=settings.log_privacy,
         pseudonymiser=Pseudonymiser(load_or_create_key(settings.state)) if private else None,
         documents=DocumentStore(settings.state),
+        ledger=LogWriter(
+            str(ledger_dir(settings.state) / "ledger.jsonl"),
+            state_dir=ledger_dir(settings.state),
+            hmac_key=settings.log_hmac_key,
+        ),
     )
 
 
@@ -245,7 +311,7 @@ def run_demo(args: argparse.Namespace) -> int:
             oplog.configure(settings.log_format, settings.log_level)
             ruleset = load_rules(settings.rules)
 
-            def announce(host: str, port: int, admin: str | None) -> None:
+            def announce(host: str, port: int, https: str | None, admin: str | None) -> None:
                 base = f"http://{host}:{port}"
                 oplog.announce(
                     f"optout-proxy demo: the label site {upstream} is behind {base}\n"

@@ -27,6 +27,12 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--state", help="state directory (env OPTOUT_STATE, default 'state')")
     parser.add_argument(
+        "--tls",
+        metavar="HOST:PORT",
+        help="also listen for https here, with the certificates of rules/sites.yaml; "
+        "'off' disables it (env OPTOUT_TLS_LISTEN, default off)",
+    )
+    parser.add_argument(
         "--trusted-proxies",
         help="comma-separated addresses or networks of "
         "proxies whose X-Forwarded-For is believed (env OPTOUT_TRUSTED_PROXIES)",

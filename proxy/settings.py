@@ -21,7 +21,7 @@ from proxy.privacy import parse_mode
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    upstream: str
+    upstream: str | None  # None: the sites in rules/sites.yaml name every upstream
     listen_host: str
     listen_port: int
     rules: Path
@@ -41,6 +41,7 @@ class Settings:
     log_privacy: str = "crawlers-only"
     log_max_bytes: int = 100 * 1024 * 1024
     log_keep: int = 30
+    tls_listen: tuple[str, int] | None = None  # the https listener; None is off
 
 
 DEFAULTS = {
@@ -60,6 +61,7 @@ DEFAULTS = {
     "OPTOUT_LOG_PRIVACY": "crawlers-only",
     "OPTOUT_LOG_MAX_BYTES": str(100 * 1024 * 1024),
     "OPTOUT_LOG_KEEP": "30",
+    "OPTOUT_TLS_LISTEN": "off",
 }
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -74,15 +76,20 @@ def resolve(flags: Mapping[str, str | None], environ: Mapping[str, str] = os.env
             value = environ.get(var) or DEFAULTS.get(var)
         return value
 
+    rules = Path(str(pick("rules", "OPTOUT_RULES")))
     upstream = pick("upstream", "OPTOUT_UPSTREAM")
-    if not upstream:
-        raise SettingsError("no upstream: give --upstream URL or set OPTOUT_UPSTREAM")
+    if not upstream and not (rules / "sites.yaml").is_file():
+        raise SettingsError(
+            f"no upstream: give --upstream URL or set OPTOUT_UPSTREAM "
+            f"(or list the sites in {rules / 'sites.yaml'})"
+        )
     host, port = parse_listen(str(pick("listen", "OPTOUT_LISTEN")))
+    tls_listen = parse_tls_listen(str(pick("tls", "OPTOUT_TLS_LISTEN")), (host, port))
     return Settings(
-        upstream=parse_upstream(upstream),
+        upstream=parse_upstream(upstream) if upstream else None,
         listen_host=host,
         listen_port=port,
-        rules=Path(str(pick("rules", "OPTOUT_RULES"))),
+        rules=rules,
         log=str(pick("log", "OPTOUT_LOG")),
         state=Path(str(pick("state", "OPTOUT_STATE"))),
         trusted_proxies=parse_trusted_proxies(
@@ -97,7 +104,21 @@ def resolve(flags: Mapping[str, str | None], environ: Mapping[str, str] = os.env
         ),
         **_operations(pick, environ),
         **_access_log(pick, environ),
+        tls_listen=tls_listen,
     )
+
+
+def parse_tls_listen(value: str, listen: tuple[str, int]) -> tuple[str, int] | None:
+    """HOST:PORT of the https listener, or `off`; never the plain listener's address."""
+    if value.strip().lower() == "off":
+        return None
+    found = _host_port(value, "TLS listen address", "--tls / OPTOUT_TLS_LISTEN")
+    if found == listen:
+        raise SettingsError(
+            f"--tls / OPTOUT_TLS_LISTEN {value!r} must differ from the plain listener "
+            f"(--listen / OPTOUT_LISTEN)"
+        )
+    return found
 
 
 def _access_log(pick: Callable[[str, str], str | None], environ: Mapping[str, str]) -> Any:

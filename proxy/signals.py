@@ -87,7 +87,8 @@ def apply(
     """Apply the signals through an engine's header accessors."""
     for name, value in signals.set:
         if name == "link":
-            add(name, value)  # a page may have Link values of its own
+            if value not in (get(name) or ""):
+                add(name, value)  # a page may have Link values of its own
         else:
             put(name, value)
     if signals.robots_tag:

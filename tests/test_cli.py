@@ -54,7 +54,8 @@ def test_check_reports_one_line_per_problem(broken_rules: Path) -> None:
         f"{policy}:4: rule 1 (\"x\"): purpose: unknown purpose 'ai-trainig'; expected one of "
         "ai-training, ai-search, ai-assistant, search, preview, feed, archiver, seo, "
         "monitoring, other",
-        f"{policy}:5: rule 1 (\"x\"): action: unknown action 'deny'; expected one of allow, block",
+        f"{policy}:5: rule 1 (\"x\"): action: unknown action 'deny'; expected one of allow, block, "
+        "charge, throttle, licence",
     ]
 
 
@@ -87,6 +88,9 @@ def test_classify_one_user_agent() -> None:
         "identity": "claimed",
         "action": "block",
         "rule": "block-ai-training",
+        "outcome": "blocked",
+        "status": 403,
+        "headers": {},
     }
 
 

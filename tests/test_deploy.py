@@ -221,3 +221,30 @@ def test_haproxy_balances_every_replica_and_checks_readiness() -> None:
     assert re.search(rf"default-server check port {ADMIN_PORT}\b", config)
     assert re.search(r"^\s*option forwardfor\b", config, re.MULTILINE)
     assert "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in services["haproxy"]["volumes"]
+
+
+def test_vector_ships_the_current_and_rotated_logs_but_not_compressed_ones() -> None:
+    from fnmatch import fnmatch
+
+    from proxy.logfiles import rotated_name
+
+    config = load_all(DEPLOY / "vector" / "vector.yaml")[0]
+    source = config["sources"]["optout_access_log"]
+    directory = "/var/log/optout"
+    expand = [p.replace("${OPTOUT_LOG_DIR:-/var/log/optout}", directory) for p in source["include"]]
+    skip = [p.replace("${OPTOUT_LOG_DIR:-/var/log/optout}", directory) for p in source["exclude"]]
+
+    def shipped(name: str) -> bool:
+        path = f"{directory}/{name}"
+        return any(fnmatch(path, p) for p in expand) and not any(fnmatch(path, p) for p in skip)
+
+    rotated = rotated_name("access.jsonl", 1_764_000_000, 42)
+    assert shipped("access.jsonl")
+    assert shipped(rotated)
+    assert not shipped(rotated + ".gz")
+    transform = config["transforms"]["optout_records"]
+    assert transform["inputs"] == ["optout_access_log"]
+    assert "parse_json!" in transform["source"]
+    assert "event.original" in transform["source"]  # the chained bytes are kept
+    assert {s["type"] for s in config["sinks"].values()} == {"elasticsearch", "loki"}
+    assert all(s["inputs"] == ["optout_records"] for s in config["sinks"].values())

@@ -15,26 +15,33 @@ from proxy.settings import Settings
 async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_path: Path) -> None:
     settings = Settings("http://127.0.0.1:9", "127.0.0.1", 0, Path("rules"), "-", tmp_path / "s")
     pipeline = Pipeline(shipped, LogWriter(str(tmp_path / "log")))
-    master = build_master(settings, pipeline, Ready(lambda host, port: None), Drain(1.0))
+    master = build_master(settings, pipeline, Ready(lambda host, port, https: None), Drain(1.0))
     try:
         names = [type(a).__name__ for a in master.addons.chain]
         assert names == [
             "Core",
             "Proxyserver",
             "NextLayer",
-            "TlsConfig",
+            "SiteTls",
             "ErrorCheck",
             "Drain",
+            "Sites",
+            "Steps",
+            "Ready",
+        ]
+        # The pipeline's flow-hook addons run behind one addon, in this order.
+        steps = master.addons.chain[names.index("Steps")]
+        assert [type(s).__name__ for s in steps.steps] == [
             "Classify",
             "Verify",
             "WellKnown",
             "Decide",
             "Robots",
             "Signals",
+            "Charge",
             "HtmlMeta",
             "Metrics",
             "AccessLog",
-            "Ready",
         ]
         # No Block addon, so no block_global: clients from public addresses are served.
         assert master.addons.get("block") is None
@@ -45,5 +52,6 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
         assert opts.mode == ["reverse:http://127.0.0.1:9@0"]
         assert opts.confdir == str(tmp_path / "s" / "mitmproxy")
         assert opts.stream_large_bodies == "2m"
+        assert opts.optout_upstream == "http://127.0.0.1:9"
     finally:
         pipeline.log.close()

@@ -110,6 +110,7 @@ class Proxy:
     process: asyncio.subprocess.Process
     admin: str | None = None  # the admin endpoints' base URL, when they listen
     ready: str = ""  # the ready line
+    https: str | None = None  # HOST:PORT of the https listener (--tls), when it listens
 
     async def stop(self) -> list[dict[str, Any]]:
         """SIGTERM, as a container platform does, then read the access log."""
@@ -162,4 +163,6 @@ async def start_proxy(
     assert match, f"no ready line: {line!r}"
     admin = re.search(rb"admin (http://[\d.]+:\d+)", line)
     admin_url = admin.group(1).decode() if admin else None
-    return Proxy(match.group(1).decode(), log, process, admin_url, line.decode())
+    https = re.search(rb", https://([\d.]+:\d+)", line)
+    https_at = https.group(1).decode() if https else None
+    return Proxy(match.group(1).decode(), log, process, admin_url, line.decode(), https_at)

@@ -94,6 +94,7 @@ async def test_ai_training_crawler_is_blocked_without_reaching_upstream(
         "purpose": "ai-training",
         "identity": "claimed",
         "rule": "block-ai-training",
+        "outcome": "blocked",
         "signals": [
             "tdm-reservation",
             "tdm-policy",

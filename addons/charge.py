@@ -1,0 +1,41 @@
+"""Charge: a crawler let through at a price gets `crawler-charged`, and the ledger an entry.
+
+The header goes on in responseheaders (before a streamed body). The ledger entry
+is written in `response`, and only for a 2xx answer: a crawler is not charged for
+an error.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from proxy.ledger import ledger_entry
+from proxy.paycrawl import CHARGED as CHARGED_HEADER
+from proxy.paycrawl import format_price
+from proxy.pipeline import CHARGED, CLASSIFICATION, REQUEST, VERDICT, Pipeline
+
+
+class Charge:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        price = flow.metadata.get(CHARGED)
+        if price is not None and flow.response is not None:
+            flow.response.headers[CHARGED_HEADER] = format_price(price)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        price = flow.metadata.get(CHARGED)
+        ledger = self.pipeline.ledger
+        if price is None or ledger is None or flow.response is None:
+            return
+        if 200 <= flow.response.status_code < 300:
+            ledger.write(
+                ledger_entry(
+                    flow.request.timestamp_start,
+                    flow.metadata[REQUEST],
+                    flow.metadata[CLASSIFICATION],
+                    flow.metadata[VERDICT].rule,
+                    price,
+                )
+            )

@@ -1,0 +1,131 @@
+"""Sites: which site a request is for, and where it goes (requestheaders, first of all).
+
+Every request is routed here, per flow, to an upstream the label configured: the
+site's from rules/sites.yaml, or without that file the one `--upstream`. Nothing
+else is ever connected to, so the proxy is never an open proxy:
+
+- a Host that no site names gets 421 Misdirected Request;
+- an absolute-form request (`GET http://other.example/ HTTP/1.1`) is routed by
+  its authority, as RFC 9112 says, so one for a host that is not ours gets 421
+  too; without sites.yaml no host is known to be ours and every one gets 421;
+- CONNECT gets 405 (mitmproxy's reverse mode already answers 400 before any
+  hook runs; this is the second line);
+- over TLS, a request for another site than the one the connection was opened
+  for (its SNI) gets 421, so the client retries on a connection of its own.
+
+Routing sets the server address and keeps the client's Host: assigning
+`request.host`/`port` rewrites the Host header (and HTTP/2 :authority), so the
+header is saved and written back. The site's own Ruleset goes on the flow for
+every later addon. Refusals carry the default site's reservation headers and are
+logged like blocks, under the rule `sites/<reason>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.addonmanager import Loader
+
+from proxy.model import Action, Verdict
+from proxy.pipeline import RULESET, VERDICT, Pipeline
+from proxy.ruleset import Ruleset
+from proxy.sites import Site, Upstream, host_of, parse_upstream
+
+_BODIES = {
+    405: "The proxy does not tunnel (CONNECT is not allowed).\n",
+    421: "This server does not serve that host.\n",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    reason: str  # logged as the rule `sites/<reason>`
+
+
+def choose(
+    ruleset: Ruleset, single: Upstream | None, flow: http.HTTPFlow
+) -> tuple[Site | None, Upstream | None] | Refusal:
+    """Where a request goes: its site and upstream, or a refusal.
+
+    Without sites.yaml the site is None and the upstream `single` (None: the
+    engine's reverse target, which is --upstream too).
+    """
+    request = flow.request
+    if request.method == "CONNECT":
+        return Refusal(405, "connect")
+    absolute = request.http_version.startswith("HTTP/1") and bool(request.authority)
+    sites = ruleset.sites
+    if sites is None:
+        return Refusal(421, "absolute-form") if absolute else (None, single)
+    host = host_of(request.authority if absolute else request.host_header or "")
+    site = sites.match(host) if host else sites.default
+    if site is None:
+        return Refusal(421, "absolute-form" if absolute else "unknown-host")
+    client = flow.client_conn
+    if client.tls_established:
+        opened_for = sites.match(host_of(client.sni)) if client.sni else sites.default
+        if opened_for is not site:
+            return Refusal(421, "other-site")
+    return site, site.upstream
+
+
+def send_to(request: http.Request, upstream: Upstream) -> None:
+    """Point the request at `upstream`, keeping the Host the client asked for."""
+    host_header = request.host_header
+    if request.http_version.startswith("HTTP/1") and request.authority:
+        host_header = request.authority  # absolute-form: its authority is the Host
+        request.authority = ""  # the upstream gets origin-form
+    request.scheme = upstream.scheme
+    request.host = upstream.host
+    request.port = upstream.port
+    request.host_header = host_header
+
+
+class Sites:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.single: Upstream | None = None
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "optout_upstream",
+            str,
+            "",
+            "The one upstream, http(s)://HOST[:PORT], that serves every Host when the rules "
+            "directory has no sites.yaml. Empty: the reverse mode's target.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "optout_upstream" in updated:
+            value = ctx.options.optout_upstream
+            try:
+                self.single = parse_upstream(value) if value else None
+            except ValueError as e:
+                raise exceptions.OptionsError(f"Cannot parse optout_upstream {value}: {e}") from e
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        ruleset = self.pipeline.ruleset
+        chosen = choose(ruleset, self.single, flow)
+        if isinstance(chosen, Refusal):
+            refuse(flow, ruleset, chosen)
+            return
+        site, upstream = chosen
+        flow.metadata[RULESET] = ruleset.for_site(site) if site is not None else ruleset
+        if upstream is not None:
+            send_to(flow.request, upstream)
+
+
+def refuse(flow: http.HTTPFlow, ruleset: Ruleset, refusal: Refusal) -> None:
+    """Answer here, with the default site's reservation headers; nothing is connected."""
+    default = ruleset.sites.default if ruleset.sites is not None else None
+    flow.metadata[RULESET] = ruleset.for_site(default) if default is not None else ruleset
+    flow.metadata[VERDICT] = Verdict(Action.BLOCK, f"sites/{refusal.reason}")
+    headers = {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
+    if refusal.status == 405:
+        headers["allow"] = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    body = _BODIES[refusal.status].encode()
+    flow.response = http.Response.make(refusal.status, body, headers)
