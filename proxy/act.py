@@ -132,4 +132,4 @@ def _throttled(policy: Policy, verdict: Verdict, retry_after: int, want_html: bo
 
 def _licence_link(policy: Policy) -> tuple[tuple[str, str], ...]:
     url = policy.reservation.licence
-    return (("link", f'<{url}>; rel="license"'),) if url else ()
+    return (("link", f'<{url}>; rel="license"; type="application/rsl+xml"'),) if url else ()

@@ -40,7 +40,9 @@ def build_header_signals(reservation: Reservation, reserved: bool) -> HeaderSign
     headers.append(("content-usage", content_usage(reservation, reserved)))
     names.append("content-usage")
     if reservation.licence:
-        headers.append(("link", f'<{reservation.licence}>; rel="license"'))
+        headers.append(
+            ("link", f'<{reservation.licence}>; rel="license"; type="application/rsl+xml"')
+        )
         names.append("link-license")
     robots_tag = reservation.x_robots_tag if reserved else ()
     if robots_tag:

@@ -56,7 +56,10 @@ def test_licence_required_is_401_with_the_reason(check: LicenceResult | None, er
     headers = dict(result.headers)
     assert result.status == 401
     assert headers["www-authenticate"].startswith(f'License error="{error}"')
-    assert headers["link"] == '<https://label.example/licence>; rel="license"'
+    assert (
+        headers["link"]
+        == '<https://label.example/licence>; rel="license"; type="application/rsl+xml"'
+    )
     assert b"Terms: https://label.example/licence" in result.body
     assert b"Contact: rights@label.example" in result.body
 

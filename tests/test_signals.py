@@ -21,7 +21,7 @@ def test_full_reservation_headers() -> None:
         "tdm-reservation": "1",
         "tdm-policy": "https://label.example/tdm.json",
         "content-usage": "train-ai=n, search=y",
-        "link": '<https://label.example/licence>; rel="license"',
+        "link": '<https://label.example/licence>; rel="license"; type="application/rsl+xml"',
     }
     assert signals.robots_tag == ("noai", "noimageai")
     assert signals.names == (
@@ -50,7 +50,7 @@ def test_unreserved_answer_says_so_without_a_policy() -> None:
     assert dict(signals.set) == {
         "tdm-reservation": "0",
         "content-usage": "train-ai=y, search=y",
-        "link": '<https://label.example/licence>; rel="license"',
+        "link": '<https://label.example/licence>; rel="license"; type="application/rsl+xml"',
     }
     assert signals.robots_tag == ()
     assert signals.names == ("tdm-reservation", "content-usage", "link-license")
@@ -87,4 +87,6 @@ def test_apply_overrides_contradicting_upstream_values() -> None:
     )
     assert headers["tdm-reservation"] == "1"
     assert headers["x-robots-tag"] == "noindex, noai, noimageai"
-    assert added == [("link", '<https://label.example/licence>; rel="license"')]
+    assert added == [
+        ("link", '<https://label.example/licence>; rel="license"; type="application/rsl+xml"')
+    ]

@@ -102,7 +102,7 @@ def test_upstream_values_are_overridden_or_merged(pipe: Pipeline) -> None:
     headers = flow.response.headers
     assert headers["tdm-reservation"] == "1"
     assert headers["x-robots-tag"] == "noindex, noai, noimageai"
-    licence = '<https://label.example/licensing>; rel="license"'
+    licence = '<https://label.example/licensing>; rel="license"; type="application/rsl+xml"'
     assert headers.get_all("link") == ["</a>; rel=next", licence]
     assert "x-robots-tag" in flow.metadata[SIGNALS]
 

@@ -26,7 +26,7 @@ RESERVATION = {
     "tdm-policy": "https://label.example/tdm-policy.json",
     "content-usage": "train-ai=n",
     "x-robots-tag": "noai, noimageai",
-    "link": '<https://label.example/licensing>; rel="license"',
+    "link": '<https://label.example/licensing>; rel="license"; type="application/rsl+xml"',
 }
 
 
