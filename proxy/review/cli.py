@@ -22,11 +22,8 @@ from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 
-import duckdb
-
 from proxy.chain import load_hmac_key
 from proxy.errors import OptoutError, SettingsError
-from proxy.review import bundle_verify, evidence, report, search, summary, violations
 from proxy.review.files import ReviewError, parse_time, resolve
 from proxy.ruleset import load_rules
 from proxy.settings import DEFAULTS
@@ -38,7 +35,7 @@ def add_review_parsers(logs: argparse._SubParsersAction[argparse.ArgumentParser]
     """`summary`, `violations`, `search` and `report` under `optout logs`."""
     p = logs.add_parser("summary", help="requests, blocks and identities per agent")
     _common(p)
-    p.add_argument("--by", choices=summary.GROUPS, default="agent", help="group rows by")
+    p.add_argument("--by", choices=GROUPS, default="agent", help="group rows by")
     p.set_defaults(handler=_guard(_summary))
 
     p = logs.add_parser("violations", help="robots.txt and TDM reservation violations")
@@ -97,6 +94,9 @@ def _common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
         p.add_argument("--json", action="store_true", help="JSON instead of a table")
 
 
+GROUPS = ("agent", "operator", "purpose")  # as proxy.review.summary.GROUPS
+
+
 def _state_rules(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", type=Path, help="state dir (env OPTOUT_STATE, default 'state')")
     p.add_argument("--rules", type=Path, help="rules dir (env OPTOUT_RULES, default 'rules')")
@@ -107,6 +107,8 @@ def _guard(handler: Handler) -> Handler:
 
     @wraps(handler)
     def run(args: argparse.Namespace) -> int:
+        import duckdb  # here, not at import: `optout run` must not load an analytics engine
+
         try:
             return handler(args)
         except (ReviewError, OptoutError, SettingsError, duckdb.Error) as e:
@@ -139,6 +141,8 @@ def _tokens(args: argparse.Namespace) -> Callable[[str], Sequence[str]]:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from proxy.review import summary
+
     since, until = _window(args)
     result = summary.summarise(resolve(args.files), since, until, by=args.by)
     _out(json.dumps(result.as_json(), indent=2) if args.json else summary.render(result))
@@ -146,6 +150,8 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _violations(args: argparse.Namespace) -> int:
+    from proxy.review import violations
+
     since, until = _window(args)
     purposes = None if args.all_purposes else violations.AI_PURPOSES
     opts = violations.Options(since, until, args.agent, purposes)
@@ -155,6 +161,8 @@ def _violations(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from proxy.review import search
+
     since, until = _window(args)
     filters = search.Filters(
         args.agent, args.purpose, args.identity, args.action, args.ip, args.path, since, until
@@ -169,6 +177,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from proxy.review import report
+
     since, until = _window(args)
     files = resolve(args.files)
     page = report.build(files, _state(args), _tokens(args), since, until)
@@ -178,6 +188,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _evidence(args: argparse.Namespace) -> int:
+    from proxy.review import evidence
+
     if args.files[:1] == ["verify"]:
         return _evidence_verify(args)
     if not args.agent or not args.out:
@@ -194,6 +206,8 @@ def _evidence(args: argparse.Namespace) -> int:
 
 
 def _evidence_verify(args: argparse.Namespace) -> int:
+    from proxy.review import bundle_verify
+
     if len(args.files) != 2:
         raise ReviewError("usage: optout evidence verify bundle.zip [--key-file F]")
     outcome = bundle_verify.verify(Path(args.files[1]), load_hmac_key(os.environ, args.key_file))

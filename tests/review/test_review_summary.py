@@ -111,3 +111,18 @@ def test_time_parsing() -> None:
     assert parse_time("2026-11-25", end=True) == "2026-11-26T00:00:00.000Z"
     assert parse_time("2026-11-25T17:00:00+01:00") == "2026-11-25T16:00:00.000Z"
     assert parse_time(None) is None
+
+
+def test_cli_offers_every_grouping_without_loading_duckdb() -> None:
+    import subprocess
+    import sys
+
+    from proxy.review import cli, summary
+
+    assert cli.GROUPS == summary.GROUPS
+    # `optout run` imports the CLI: the analytics engine must not come with it.
+    probe = "import sys, proxy.cli; print('duckdb' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
