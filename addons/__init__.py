@@ -16,17 +16,21 @@ from addons.charge import Charge
 from addons.classify import Classify
 from addons.decide import Decide
 from addons.htmlmeta import HtmlMeta
+from addons.limits import Limits
 from addons.metrics import Metrics
 from addons.robots import Robots
 from addons.signals import Signals
 from addons.sites import Sites
 from addons.verify import Verify
+from addons.websocket import WebSocket
 from addons.wellknown import WellKnown
 from proxy.pipeline import Pipeline
 
 
 def default_addons(pipeline: Pipeline) -> list[Any]:
     return [
+        Limits(),
+        WebSocket(),
         Sites(pipeline),
         Classify(pipeline),
         Verify(pipeline),

@@ -5,9 +5,9 @@ mitmproxy appends every message of a WebSocket connection to
 long as the flow is referenced): echoing 200 messages of 1 MB grew the process
 by 440 MB (engine-notes §4.4). The proxy neither shows nor replays messages, so
 each one is dropped from the list as soon as its hook has run; the engine sends
-the message from its own reference, so relaying is unaffected. This addon runs
-last among the `websocket_message` hooks, so any addon before it still sees the
-message.
+the message from its own reference, so relaying is unaffected. No other addon
+of the proxy has a `websocket_message` hook; one added later must be registered
+before this one to see the message.
 """
 
 from __future__ import annotations

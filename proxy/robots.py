@@ -265,9 +265,10 @@ def _rewrite(pieces: list[_Piece], policy: RobotsPolicy, notes: list[str]) -> li
         present = {(x.key, x.value) for x in piece.lines}
         piece.ours = tuple(s for s in _signals(policy) if _key_value(s) not in present)
         if not any(x.kind == "rule" for x in piece.lines):
-            # User-agent lines at the end of the file without rules: allowed everything.
-            # Say so, in case anything is ever appended after them.
-            piece.ours = ("Allow: /", *piece.ours)
+            # User-agent lines at the end of the file without rules: close the group with
+            # an empty Disallow, which matches nothing. ("Allow: /" would outweigh the
+            # Disallow of an earlier group of the same agent, which parsers union.)
+            piece.ours = ("Disallow:", *piece.ours)
         piece.at = max(i for i, x in enumerate(piece.lines) if x.kind not in ("blank", "comment"))
         piece.at += 1
     return pieces

@@ -99,6 +99,8 @@ def build_master(
         http3=False,
         confdir=str(settings.state / "mitmproxy"),
         optout_upstream=settings.upstream or "",
+        optout_upstream_timeout=settings.upstream_timeout,
+        optout_max_body=settings.max_body,
     )
     return master
 
@@ -173,7 +175,7 @@ async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> Non
     check_tls(settings, ruleset)
     verifier = build_verifier(settings, ruleset)
     pipeline = build_pipeline(settings, ruleset, verifier)
-    enginepatch.apply(lambda: list(pipeline.ruleset.headers(True).set))
+    enginepatch.apply(lambda: enginepatch.reservation_headers(pipeline.ruleset.headers(True)))
     log_writer = pipeline.log
     pipeline.metrics.track_log(lambda: log_writer.written, lambda: log_writer.lost)
     reloader = Reloader(

@@ -54,6 +54,7 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
         "IP ranges this often; 0 is off (env OPTOUT_IPRANGES_REFRESH, default 0)",
     )
     _add_operations_flags(parser)
+    _add_limit_flags(parser)
     _add_log_flags(parser)
 
 
@@ -92,6 +93,21 @@ def _add_operations_flags(parser: argparse.ArgumentParser) -> None:
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         help="the least severe of them shown (env OPTOUT_LOG_LEVEL, default info)",
+    )
+
+
+def _add_limit_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--upstream-timeout",
+        metavar="SECONDS",
+        help="how long the upstream has to start answering before the client gets 504 "
+        "(env OPTOUT_UPSTREAM_TIMEOUT, default 30)",
+    )
+    parser.add_argument(
+        "--max-body",
+        metavar="SIZE",
+        help="request bodies over this size get 413, e.g. 100m or 512k "
+        "(env OPTOUT_MAX_BODY, default 100m)",
     )
 
 

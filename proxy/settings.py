@@ -6,6 +6,7 @@ flag and the variable, raised before anything starts.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ class Settings:
     admin_token: str | None = field(default=None, repr=False)  # for POST /reload
     shadow: bool = False  # decide and log, block nothing
     shutdown_timeout: float = 10.0  # seconds in-flight requests get to finish on SIGTERM
+    upstream_timeout: float = 30.0  # seconds the upstream has to start answering; then 504
+    max_body: str = "100m"  # request bodies over this get 413
     log_format: str = "text"  # the proxy's own messages on stderr: text or json
     log_level: str = "info"
     log_hmac_key: bytes | None = field(default=None, repr=False)  # keys the log's hash chain
@@ -56,6 +59,8 @@ DEFAULTS = {
     "OPTOUT_ADMIN": "127.0.0.1:9090",
     "OPTOUT_SHADOW": "off",
     "OPTOUT_SHUTDOWN_TIMEOUT": "10",
+    "OPTOUT_UPSTREAM_TIMEOUT": "30",
+    "OPTOUT_MAX_BODY": "100m",
     "OPTOUT_LOG_FORMAT": "text",
     "OPTOUT_LOG_LEVEL": "info",
     "OPTOUT_LOG_PRIVACY": "crawlers-only",
@@ -150,6 +155,10 @@ def _operations(pick: Callable[[str, str], str | None], environ: Mapping[str, st
         "admin_token": admin_token(pick("admin_token_file", "OPTOUT_ADMIN_TOKEN_FILE"), environ),
         "shadow": parse_switch(str(pick("shadow", "OPTOUT_SHADOW")), "OPTOUT_SHADOW"),
         "shutdown_timeout": parse_timeout(str(pick("shutdown_timeout", "OPTOUT_SHUTDOWN_TIMEOUT"))),
+        "upstream_timeout": parse_timeout(
+            str(pick("upstream_timeout", "OPTOUT_UPSTREAM_TIMEOUT")), "OPTOUT_UPSTREAM_TIMEOUT", 0.1
+        ),
+        "max_body": parse_body_limit(str(pick("max_body", "OPTOUT_MAX_BODY"))),
         "log_format": parse_choice(
             str(pick("log_format", "OPTOUT_LOG_FORMAT")), "OPTOUT_LOG_FORMAT", LOG_FORMATS
         ),
@@ -185,16 +194,21 @@ def admin_token(path: str | None, environ: Mapping[str, str]) -> str | None:
     return token
 
 
-def parse_timeout(value: str) -> float:
+def parse_timeout(value: str, var: str = "OPTOUT_SHUTDOWN_TIMEOUT", least: float = 0) -> float:
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise SettingsError(
-            f"OPTOUT_SHUTDOWN_TIMEOUT must be a number of seconds (0 or more), not {value!r}"
-        )
+    if not least <= seconds < float("inf"):
+        raise SettingsError(f"{var} must be a number of seconds ({least:g} or more), not {value!r}")
     return seconds
+
+
+def parse_body_limit(value: str) -> str:
+    """A size like 100m, 512k or 1g (mitmproxy's notation); checked here, used by Limits."""
+    if re.fullmatch(r"[1-9][0-9]*[kmgKMG]?", value.strip()) is None:
+        raise SettingsError(f"OPTOUT_MAX_BODY must be a size like 100m or 512k, not {value!r}")
+    return value.strip().lower()
 
 
 def parse_choice(value: str, var: str, choices: tuple[str, ...]) -> str:

@@ -25,6 +25,8 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "SiteTls",
             "ErrorCheck",
             "Drain",
+            "Limits",
+            "WebSocket",
             "Sites",
             "Steps",
             "Ready",
