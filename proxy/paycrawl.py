@@ -30,9 +30,10 @@ and never raise.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+
+from proxy.headers import HeaderSource, getter
 
 PRICE = "crawler-price"
 EXACT = "crawler-exact-price"
@@ -52,7 +53,6 @@ MAX_DECIMALS = 6
 _CONFIG = re.compile(r"([A-Z]{3}) +([0-9]+(?:\.[0-9]+)?)")
 _WIRE = re.compile(r"([A-Za-z]{3})[ \t]+([0-9]{1,15}(?:\.[0-9]{1,18})?)")
 
-HeaderSource = Mapping[str, str] | Callable[[str], str | None]
 """Request headers: a mapping (looked up case-insensitively) or a `get(lowercase_name)`."""
 
 
@@ -93,7 +93,7 @@ def format_price(price: Price) -> str:
 
 def evaluate(price: Price, headers: HeaderSource, *, verified: bool) -> ChargeOutcome:
     """Decide a charged request from its price headers (see the module docstring)."""
-    get = _getter(headers)
+    get = getter(headers)
     exact, most = get(EXACT), get(MAX)
     if exact is None and most is None:
         return _refuse(402, MISSING_CRAWLER_PRICE, price)
@@ -131,12 +131,3 @@ def _wire_price(value: str | None) -> Price | None:
     if match is None:
         return None
     return Price(match.group(1).upper(), Decimal(match.group(2)))
-
-
-def _getter(headers: HeaderSource) -> Callable[[str], str | None]:
-    if not isinstance(headers, Mapping):
-        return headers
-    folded: dict[str, list[str]] = {}
-    for name, value in headers.items():
-        folded.setdefault(name.lower(), []).append(value.strip())
-    return lambda name: ", ".join(folded[name]) if name in folded else None

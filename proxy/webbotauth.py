@@ -25,6 +25,8 @@ import http_sf
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from proxy.headers import HeaderSource, getter
+
 TAG = "web-bot-auth"
 DEFAULT_SKEW = 60.0
 MAX_KEYS = 32
@@ -32,7 +34,6 @@ MAX_REASON = 200
 AGENT_TYPES = frozenset({"directory", "jwks_uri", "cimd"})
 COVERAGE = "signature must cover @authority or @target-uri and signature-agent"
 
-HeaderSource = Mapping[str, str] | Callable[[str], str | None]
 """Request headers: a mapping (looked up case-insensitively) or a `get(lowercase_name)`."""
 
 
@@ -89,15 +90,6 @@ class WbaResult:
     reason: str
 
 
-def _getter(headers: HeaderSource) -> Callable[[str], str | None]:
-    if not isinstance(headers, Mapping):
-        return headers
-    folded: dict[str, list[str]] = {}
-    for name, value in headers.items():
-        folded.setdefault(name.lower(), []).append(value.strip())
-    return lambda name: ", ".join(folded[name]) if name in folded else None
-
-
 def _sf(value: str, tltype: str) -> Any:
     try:
         return http_sf.parse(value.encode("utf-8", "surrogateescape"), tltype=tltype)
@@ -109,7 +101,7 @@ def parse_request(
     headers: HeaderSource, method: str, authority: str, path: str, scheme: str = "https"
 ) -> SignedRequest | None:
     """Read the Web Bot Auth signature of a request; None if it carries no signature."""
-    get = _getter(headers)
+    get = getter(headers)
     sig_input, sig = get("signature-input"), get("signature")
     target = Target(method, scheme.lower(), authority, path)
     if sig_input is None and sig is None:
