@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
+from metricsample import sample
 
 from proxy.classify import UNKNOWN
 from proxy.metrics import Metrics
@@ -10,15 +10,6 @@ from proxy.model import Action, Classification, Identity, Verdict
 from proxy.ruleset import Ruleset
 
 BLOCK = Verdict(Action.BLOCK, "block-ai-training")
-
-
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    text = metrics.render().decode()
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and s.labels == labels:
-                return float(s.value)
-    return 0.0
 
 
 def test_requests_are_counted_by_who_asked_and_what_was_done(shipped: Ruleset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,9 @@ def run(addons: list[Any], flow: http.HTTPFlow, respond: Any = None) -> None:
 
 def pipeline(ruleset: Ruleset, tmp_path: Path) -> Pipeline:
     return Pipeline(ruleset, LogWriter(str(tmp_path / "access.jsonl")), html_limit=1000)
+
+
+def records(pipe: Pipeline) -> list[dict[str, Any]]:
+    """Every record the pipeline logged (closing its writer first)."""
+    pipe.log.close()
+    return [json.loads(line) for line in Path(pipe.log.target).read_text().splitlines()]

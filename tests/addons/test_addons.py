@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from flows import make_flow, pipeline, run, upstream_response
-from mitmproxy.test import taddons
+from flows import make_flow, records, run, upstream_response
 
 from addons import default_addons
 from addons.classify import client_ip, request_info
 from proxy.model import Action, Identity
 from proxy.pipeline import BYTES, CLASSIFICATION, SIGNALS, VERDICT, Pipeline
-from proxy.ruleset import Ruleset
 
 GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
-
-
-@pytest.fixture
-def pipe(shipped: Ruleset, tmp_path: Path) -> Iterator[Pipeline]:
-    p = pipeline(shipped, tmp_path)
-    with taddons.context(*default_addons(p)):
-        yield p
-    p.log.close()
-
-
-def _records(pipe: Pipeline) -> list[dict[str, object]]:
-    pipe.log.close()
-    return [json.loads(line) for line in Path(pipe.log.target).read_text().splitlines()]
 
 
 def test_browser_request_is_allowed_and_signalled(pipe: Pipeline) -> None:
@@ -41,7 +22,7 @@ def test_browser_request_is_allowed_and_signalled(pipe: Pipeline) -> None:
     assert flow.response.headers["tdm-reservation"] == "1"
     assert flow.response.headers["x-robots-tag"] == "noai, noimageai"
     assert not flow.response.stream  # small HTML is buffered for meta injection
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     sent = len(flow.response.raw_content or b"")
     assert sent > 9  # the meta tags were added
     assert record["http"] == {
@@ -60,7 +41,7 @@ def test_ai_training_crawler_is_blocked_before_upstream(pipe: Pipeline) -> None:
     assert flow.response.headers["content-type"].startswith("text/html")
     assert flow.response.headers["content-usage"] == "train-ai=n"
     assert b"block-ai-training" in flow.response.content
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     assert record["optout"]["agent"] == "GPTBot"
     assert record["http"]["response"]["body"]["bytes"] == len(flow.response.content)
 
@@ -84,7 +65,7 @@ def test_what_streams(pipe: Pipeline, content_type: str, length: int, streams: b
     assert flow.response.headers["tdm-reservation"] == "1"
     if streams:
         assert flow.metadata[BYTES] == length
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     sent = length if streams else len(flow.response.raw_content or b"")
     assert record["http"]["response"]["body"]["bytes"] == sent
 
@@ -118,7 +99,7 @@ def test_upstream_error_is_logged(pipe: Pipeline) -> None:
     for addon in default_addons(pipe):
         if hasattr(addon, "error"):
             addon.error(flow)
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     assert record["error"] == {"message": "Connection refused"}
     assert record["event"]["action"] == "allow"
     assert "status_code" not in record["http"]["response"]
@@ -129,7 +110,7 @@ def test_a_flow_is_logged_once(pipe: Pipeline) -> None:
     log = default_addons(pipe)[-1]
     run(default_addons(pipe), flow, lambda f: upstream_response(f, "text/plain", b"x"))
     log.error(flow)
-    assert len(_records(pipe)) == 1
+    assert len(records(pipe)) == 1
 
 
 def test_handled_flows_are_left_alone(pipe: Pipeline) -> None:
@@ -181,7 +162,7 @@ def test_html_gets_the_meta_tags(pipe: Pipeline) -> None:
     body = flow.response.content or b""
     assert b'<meta name="tdm-reservation" content="1">' in body
     assert b'<meta name="robots" content="noai, noimageai">' in body
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     assert record["http"]["response"]["body"]["bytes"] == len(body)
 
 
@@ -196,7 +177,7 @@ def test_broken_content_encoding_passes_untouched(pipe: Pipeline) -> None:
     assert flow.response is not None
     assert flow.response.raw_content == garbage
     assert flow.response.headers["tdm-reservation"] == "1"
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     assert record["optout"]["notes"] == ["undecodable Content-Encoding: page passed untouched"]
 
 

@@ -3,46 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from flows import make_flow, pipeline, run, upstream_response
+from flows import make_flow, records, run, upstream_response
+from metricsample import sample
 from mitmproxy.flow import Error
-from mitmproxy.test import taddons
-from prometheus_client.parser import text_string_to_metric_families
 
 from addons import default_addons
-from proxy.metrics import Metrics
 from proxy.model import Action, Verdict
 from proxy.pipeline import SHADOW, VERDICT, Pipeline
-from proxy.ruleset import Ruleset
 
 GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
 BLOCK = Verdict(Action.BLOCK, "block-ai-training")
-
-
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    text = metrics.render().decode()
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and s.labels == labels:
-                return float(s.value)
-    return 0.0
-
-
-@pytest.fixture
-def pipe(shipped: Ruleset, tmp_path: Path) -> Iterator[Pipeline]:
-    p = pipeline(shipped, tmp_path)
-    with taddons.context(*default_addons(p)):
-        yield p
-    p.log.close()
-
-
-def _records(pipe: Pipeline) -> list[dict[str, object]]:
-    pipe.log.close()
-    return [json.loads(line) for line in Path(pipe.log.target).read_text().splitlines()]
 
 
 def test_the_addon_counts_each_flow_once(pipe: Pipeline) -> None:
@@ -84,7 +55,7 @@ def _shadow_run(pipe: Pipeline) -> dict[str, object]:
     assert flow.response.status_code == 200
     assert flow.metadata[VERDICT] == Verdict(Action.ALLOW, "shadow")
     assert flow.metadata[SHADOW] == BLOCK
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     return record
 
 
@@ -112,5 +83,5 @@ def test_shadow_mode_leaves_allowed_requests_alone(pipe: Pipeline) -> None:
     flow = make_flow()
     run(default_addons(pipe), flow, lambda f: upstream_response(f, "text/plain", b"x"))
     assert SHADOW not in flow.metadata
-    (record,) = _records(pipe)
+    (record,) = records(pipe)
     assert "shadow" not in record["optout"]  # type: ignore[operator]
