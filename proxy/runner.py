@@ -1,7 +1,8 @@
 """Run the proxy: an embedded mitmproxy master with only what a reverse proxy needs.
 
 mitmdump loads about 30 default addons and offers every hook to each of them;
-this master runs five engine addons plus ours, which is measurably faster. The
+this master runs five engine addons plus ours, and hands each hook straight to the
+addons that handle it (`proxy.hookdispatch`), which is measurably faster. The
 engine is configured for a public-facing reverse proxy: the client's Host is
 kept, `block_global` does not exist (its addon is not loaded), the upstream is
 connected lazily (a blocked request never opens a connection), and large bodies
@@ -22,9 +23,9 @@ from mitmproxy import options
 from mitmproxy.addons import core, errorcheck, next_layer, proxyserver
 from mitmproxy.master import Master
 
-from addons import default_addons, steps
+from addons import default_addons
 from addons.sitetls import SiteTls
-from proxy import enginepatch, oplog
+from proxy import enginepatch, hookdispatch, oplog
 from proxy.errors import SettingsError
 from proxy.evidence import DocumentStore
 from proxy.fcrdns import FcrdnsVerifier
@@ -86,7 +87,7 @@ def build_master(
         SiteTls(pipeline, settings.state, listeners[1] if len(listeners) > 1 else None),
         errorcheck.ErrorCheck(repeat_errors_on_stderr=True),
         *([drain] if drain is not None else []),
-        *steps.group(default_addons(pipeline)),
+        *default_addons(pipeline),
         ready,
     )
     settings.state.mkdir(parents=True, exist_ok=True)
@@ -102,6 +103,7 @@ def build_master(
         optout_upstream_timeout=settings.upstream_timeout,
         optout_max_body=settings.max_body,
     )
+    hookdispatch.install(master)
     return master
 
 

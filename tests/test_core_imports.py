@@ -1,8 +1,8 @@
 """The core never imports the engine (mitmproxy) or network I/O (aiohttp).
 
-Only the adapters may: the runner and its engine patches, the demo site and the network adapters in
-`proxy/net/`. ruff's banned-api
-rule says the same at lint time; this test also catches a lazy import.
+Only the adapters may: the runner, its engine patches and hook dispatch, the demo
+site and the network adapters in `proxy/net/`. ruff's banned-api rule says the same
+at lint time; this test also catches a lazy import.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "proxy"
 ADAPTERS = {
     PACKAGE / "runner.py",
     PACKAGE / "enginepatch.py",
+    PACKAGE / "hookdispatch.py",
     *PACKAGE.glob("demo/**/*.py"),
     *PACKAGE.glob("net/**/*.py"),
 }

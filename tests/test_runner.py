@@ -28,12 +28,6 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "Limits",
             "WebSocket",
             "Sites",
-            "Steps",
-            "Ready",
-        ]
-        # The pipeline's flow-hook addons run behind one addon, in this order.
-        steps = master.addons.chain[names.index("Steps")]
-        assert [type(s).__name__ for s in steps.steps] == [
             "Classify",
             "Verify",
             "WellKnown",
@@ -44,6 +38,18 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "HtmlMeta",
             "Metrics",
             "AccessLog",
+            "Ready",
+        ]
+        # Flow hooks go straight to the addons that handle them, in chain order.
+        dispatch = master.addons.handle_lifecycle.__self__
+        handlers = dispatch.handlers("requestheaders")
+        assert [type(h.__self__).__name__ for h in handlers] == [
+            "Drain",
+            "Sites",
+            "Classify",
+            "Verify",
+            "WellKnown",
+            "Decide",
         ]
         # No Block addon, so no block_global: clients from public addresses are served.
         assert master.addons.get("block") is None
