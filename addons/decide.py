@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 
 from mitmproxy import http
+from mitmproxy.net.http.status_codes import RESPONSES
 
 from proxy.act import Answer, Buckets, answer
 from proxy.decide import decide
@@ -62,11 +63,18 @@ class Decide:
         result = answer(policy, verdict, request, found, headers.get, check, self.buckets)
         flow.metadata[OUTCOME] = result.outcome
         if isinstance(result, Answer):
-            fields = [*result.headers, ("cache-control", "no-store")]
-            flow.response = http.Response.make(
-                result.status,
-                result.body,
-                http.Headers([(k.encode(), v.encode()) for k, v in fields]),
-            )
+            flow.response = _response(result)
         elif result.charged is not None:
             flow.metadata[CHARGED] = result.charged
+
+
+def _response(result: Answer) -> http.Response:
+    """The proxy's own answer, built directly: Response.make re-checks what is known here."""
+    fields = [(k.encode(), v.encode()) for k, v in result.headers]
+    fields.append((b"cache-control", b"no-store"))
+    fields.append((b"content-length", b"%d" % len(result.body)))
+    now = time.time()
+    reason = RESPONSES.get(result.status, "").encode()
+    return http.Response(
+        b"HTTP/1.1", result.status, reason, http.Headers(fields), result.body, None, now, now
+    )

@@ -72,15 +72,18 @@ def choose(
 
 
 def send_to(request: http.Request, upstream: Upstream) -> None:
-    """Point the request at `upstream`, keeping the Host the client asked for."""
-    host_header = request.host_header
-    if request.http_version.startswith("HTTP/1") and request.authority:
-        host_header = request.authority  # absolute-form: its authority is the Host
-        request.authority = ""  # the upstream gets origin-form
-    request.scheme = upstream.scheme
-    request.host = upstream.host
-    request.port = upstream.port
-    request.host_header = host_header
+    """Point the request at `upstream`, keeping the Host the client asked for.
+
+    The target is written to the request's data: the `host` and `port` setters
+    would rewrite the Host header (and authority) that this keeps as it is.
+    """
+    data = request.data
+    if request.http_version.startswith("HTTP/1") and data.authority:
+        request.host_header = request.authority  # absolute-form: its authority is the Host
+        data.authority = b""  # the upstream gets origin-form
+    data.scheme = upstream.scheme.encode()
+    data.host = upstream.host
+    data.port = upstream.port
 
 
 class Sites:

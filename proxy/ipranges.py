@@ -17,6 +17,7 @@ document is checked by the same `parse_snapshot`, which raises ValueError instea
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import json
 import re
@@ -87,6 +88,7 @@ class Snapshot:
         return int(address) in ranges
 
 
+@functools.lru_cache(maxsize=4096)  # every request parses its client's address, often twice
 def parse_address(text: str) -> Address | None:
     """An address with IPv4-mapped IPv6 unmapped, or None when `text` is not an address."""
     try:

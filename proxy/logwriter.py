@@ -38,6 +38,10 @@ from proxy.chain import GAP_ACTION, HEAD_FILE, ChainWriter, digest, load_head, s
 _STOP = object()
 _BATCH = 4096  # large batches under load: one write, fsync and head save for many records
 _REPORT_EVERY = 10.0  # seconds between two reports of the same trouble
+# After the first record of a batch, wait this long for more before writing: the
+# thread then wakes (and takes the GIL from the event loop) about 50 times a second
+# under load instead of once per request, which cost the proxy 5% of its CPU.
+_GATHER = 0.02
 
 
 class LogWriter:
@@ -117,6 +121,8 @@ class LogWriter:
         """Up to _BATCH records, and the flush or stop marker that ended the batch, if any."""
         batch: list[dict[str, Any]] = []
         item = self._queue.get()
+        if item is not _STOP and not isinstance(item, threading.Event):
+            time.sleep(_GATHER)
         while True:
             if item is _STOP or isinstance(item, threading.Event):
                 return batch, item

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
@@ -73,6 +74,9 @@ class Metrics:
             ("reason", "result"),
             registry=reg,
         )
+        # The labelled children of the per-request metrics, by label values: looking
+        # them up through labels() on every request cost more than counting.
+        self._children: dict[tuple[str, ...], Any] = {}
         self.last_reload = Gauge(
             "optout_rules_last_reload_success",
             "1 if the last reload (or the start) "
@@ -96,8 +100,15 @@ class Metrics:
             found.identity.value,
         )
         action = verdict.action.value if verdict else "error"
-        self.requests.labels(*who, action, str(status) if status is not None else NONE).inc()
-        self.latency.labels(action).observe(max(seconds, 0.0))
+        key = (*who, action, str(status) if status is not None else NONE)
+        counter = self._children.get(key)
+        if counter is None:
+            counter = self._children[key] = self.requests.labels(*key)
+        counter.inc()
+        histogram = self._children.get((action,))
+        if histogram is None:
+            histogram = self._children[(action,)] = self.latency.labels(action)
+        histogram.observe(max(seconds, 0.0))
         if shadow is not None:
             self.shadow.labels(*who, shadow.action.value, shadow.rule).inc()
 
