@@ -25,7 +25,7 @@ from typing import Any
 from bench import load, report, tools
 from bench.procs import Registry
 from bench.scenarios import SCENARIOS, run_scenario
-from bench.servers import CONFIGS, ROOT, describe, snapshot
+from bench.servers import CONFIGS, DEFAULT_CONFIGS, ROOT, describe, snapshot
 
 MICRO = ("classifier", "logwriter", "log_summary_1m")
 RESULTS = Path(__file__).with_name("results")
@@ -102,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         "--configs",
         nargs="+",
         choices=CONFIGS,
-        default=list(CONFIGS),
-        help="configurations to run (default: all)",
+        default=list(DEFAULT_CONFIGS),
+        help=f"configurations to run (default: {' '.join(DEFAULT_CONFIGS)})",
     )
     return parser
 

@@ -49,6 +49,13 @@ def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
             for m in ("rps", "mb_s", "p50_ms", "p99_ms")
             if m in mine and m in theirs and theirs[m]["median"]
         }
+    scaled = summary.get("optout2")
+    if mine and scaled:  # two replicas behind nginx against one process
+        out["optout2/optout"] = {
+            m: scaled[m]["median"] / mine[m]["median"]
+            for m in ("rps", "p50_ms", "cpu_ms_per_req")
+            if m in mine and m in scaled and mine[m]["median"]
+        }
     return out
 
 

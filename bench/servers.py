@@ -4,7 +4,10 @@
 - mitmdump: plain `mitmdump --mode reverse`, the engine baseline of issue 9;
 - optout:   `optout run` (as `python -m proxy run` from a snapshot of the tree) with
             the shipped rules and a file access log: the full pipeline;
-- nginx:    the incumbent, one worker, upstream keepalive.
+- nginx:    the incumbent, one worker, upstream keepalive;
+- optout2:  two `optout run` processes behind that nginx as the load balancer
+            (trusting its X-Forwarded-For): scaling out, as `deploy/` documents.
+            Not in the default set; ask for it with `--configs`.
 
 A fresh process per run keeps one run's heap growth and caches out of the next.
 """
@@ -40,12 +43,20 @@ class Server:
     proc: subprocess.Popen[bytes] | None
     workdir: Path | None = None
     notes: dict[str, object] = field(default_factory=dict)
+    others: tuple[subprocess.Popen[bytes], ...] = ()  # the replicas behind a balancer
 
     def cpu_s(self) -> float | None:
-        return usage(self.proc.pid).cpu_s if self.proc else None
+        """CPU seconds of every process of the configuration, balancer and replicas."""
+        procs = self._procs()
+        return sum(usage(p.pid).cpu_s for p in procs) if procs else None
 
     def peak_rss_mb(self) -> float | None:
-        return usage(self.proc.pid).peak_rss_mb if self.proc else None
+        """The sum of every process's peak: what the configuration costs in memory."""
+        procs = self._procs()
+        return sum(usage(p.pid).peak_rss_mb for p in procs) if procs else None
+
+    def _procs(self) -> list[subprocess.Popen[bytes]]:
+        return [*([self.proc] if self.proc else []), *self.others]
 
 
 @contextmanager
@@ -60,9 +71,11 @@ def running(
         yield server
     finally:
         if server is not None and server.proc is not None:
-            registry.stop(server.proc)
-            if config == "optout":
-                server.notes["log_records"] = _count_lines(workdir / "access.jsonl")
+            for proc in (server.proc, *server.others):
+                registry.stop(proc)
+            if config.startswith("optout"):
+                logs = sorted(workdir.rglob("access.jsonl"))
+                server.notes["log_records"] = sum(_count_lines(log) for log in logs)
             if config == "nginx":
                 server.notes["temp_file_warnings"] = _count_temp_warnings(workdir / "error.log")
         shutil.rmtree(workdir, ignore_errors=True)
@@ -147,7 +160,24 @@ def _mitmdump(launch: Launch) -> Server:
 
 
 def _optout(launch: Launch) -> Server:
-    up, workdir = launch.upstream_port, launch.workdir
+    proc, port = _start_optout(launch, launch.workdir)
+    return Server("optout", port, proc, launch.workdir)
+
+
+def _optout2(launch: Launch) -> Server:
+    """Two replicas behind nginx, each with its own state and log, as in deploy/."""
+    replicas = []
+    for name in ("a", "b"):
+        workdir = launch.workdir / name
+        workdir.mkdir()
+        replicas.append(_start_optout(launch, workdir, "--trusted-proxies", "127.0.0.1/32"))
+    proc, port = _start_nginx(launch, [port for _, port in replicas])
+    return Server("optout2", port, proc, launch.workdir, others=tuple(p for p, _ in replicas))
+
+
+def _start_optout(
+    launch: Launch, workdir: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], int]:
     # `python -m proxy` from the snapshot: its directory comes first on sys.path,
     # ahead of the editable install of the working tree.
     argv = [
@@ -156,7 +186,7 @@ def _optout(launch: Launch) -> Server:
         "proxy",
         "run",
         "--upstream",
-        f"http://127.0.0.1:{up}",
+        f"http://127.0.0.1:{launch.upstream_port}",
         "--listen",
         "127.0.0.1:0",
         "--rules",
@@ -165,17 +195,23 @@ def _optout(launch: Launch) -> Server:
         str(workdir / "access.jsonl"),
         "--state",
         str(workdir / "state"),
+        *extra,
     ]
-    env = {**os.environ, "HOME": str(workdir)}
+    env = {**os.environ, "HOME": str(workdir), "OPTOUT_ADMIN": "off"}
     log = workdir / "stderr.log"
     proc = launch.registry.start(argv, env=env, log=log, cwd=launch.tree)
     port = _wait_for_ready(log, proc)
     wait_for_port(port, proc)
-    return Server("optout", port, proc, workdir)
+    return proc, port
 
 
 def _nginx(launch: Launch) -> Server:
-    up, workdir = launch.upstream_port, launch.workdir
+    proc, port = _start_nginx(launch, [launch.upstream_port])
+    return Server("nginx", port, proc, launch.workdir)
+
+
+def _start_nginx(launch: Launch, backends: list[int]) -> tuple[subprocess.Popen[bytes], int]:
+    workdir = launch.workdir
     port = free_port()
     # The worker runs as an unprivileged user when we are root: let it into the temp dirs.
     workdir.chmod(0o755)
@@ -183,8 +219,9 @@ def _nginx(launch: Launch) -> Server:
         (workdir / "tmp" / sub).mkdir(parents=True)
         (workdir / "tmp" / sub).chmod(0o777)
     (workdir / "tmp").chmod(0o777)
+    servers = "\n        ".join(f"server 127.0.0.1:{b};" for b in backends)
     text = TEMPLATE.read_text()
-    for key, value in {"DIR": workdir, "UPSTREAM_PORT": up, "PORT": port}.items():
+    for key, value in {"DIR": workdir, "SERVERS": servers, "PORT": port}.items():
         text = text.replace("{{" + key + "}}", str(value))
     conf = workdir / "nginx.conf"
     conf.write_text(text)
@@ -192,7 +229,7 @@ def _nginx(launch: Launch) -> Server:
     argv = [nginx, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)]
     proc = launch.registry.start(argv, log=workdir / "stderr.log")
     wait_for_port(port, proc)
-    return Server("nginx", port, proc, workdir)
+    return proc, port
 
 
 def _wait_for_ready(log: Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
@@ -220,5 +257,12 @@ def _count_temp_warnings(path: Path) -> int:
     return path.read_text(errors="replace").count("buffered to a temporary file")
 
 
-_START = {"direct": _direct, "mitmdump": _mitmdump, "optout": _optout, "nginx": _nginx}
+_START = {
+    "direct": _direct,
+    "mitmdump": _mitmdump,
+    "optout": _optout,
+    "nginx": _nginx,
+    "optout2": _optout2,
+}
 CONFIGS = tuple(_START)
+DEFAULT_CONFIGS = ("direct", "mitmdump", "optout", "nginx")
