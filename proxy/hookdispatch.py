@@ -57,7 +57,7 @@ class HookDispatch:
                 if result is not None and inspect.isawaitable(result):
                     await result
             except exceptions.AddonHalt:
-                return
+                break
             except exceptions.OptionsError:
                 raise
             except Exception:

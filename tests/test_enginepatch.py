@@ -35,3 +35,18 @@ def test_error_pages_name_neither_engine_nor_upstream(monkeypatch: pytest.Monkey
     assert b"10.0.0.5" not in raw
     assert b"Errno" not in raw
     assert b"temporarily unavailable" in body
+
+
+def test_messages_are_built_without_a_type_check_per_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sixth of a blocked request's CPU went to checking each field's type (issue 9)."""
+    from mitmproxy.test import tutils
+    from mitmproxy.utils import typecheck
+
+    enginepatch.apply()
+
+    def checked(*args: object) -> None:
+        raise AssertionError("a message field was type-checked")
+
+    monkeypatch.setattr(typecheck, "check_option_type", checked)
+    assert tutils.treq().method == "GET"
+    assert tutils.tresp().status_code == 200
