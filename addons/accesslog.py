@@ -1,10 +1,11 @@
 """AccessLog: one record per request, for answered, blocked and failed requests alike.
 
 `response` also fires for responses the proxy made itself (blocks), and `error`
-covers upstream failures; a flow is logged once. Client addresses of requests
-that name no agent are pseudonymised as configured (crawler requests keep theirs:
-that is the evidence), and each reservation document served is kept once, by
-content hash, in the state directory.
+covers upstream failures; a flow is logged once. A head refused before it was
+parsed (414, 431) has no flow: `log_refusal` logs it from what was read. Client
+addresses of requests that name no agent are pseudonymised as configured
+(crawler requests keep theirs: that is the evidence), and each reservation
+document served is kept once, by content hash, in the state directory.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 from mitmproxy import http
 
-from addons.classify import request_info
+from addons.classify import peer_ip, request_info
 from proxy.accesslog import act_fields, build_record
-from proxy.classify import UNKNOWN
+from proxy.classify import UNKNOWN, classify
 from proxy.pipeline import (
     BYTES,
     CHARGED,
@@ -33,6 +34,9 @@ from proxy.pipeline import (
     Pipeline,
 )
 from proxy.privacy import apply_privacy
+from proxy.rawhead import head_info
+
+_REFUSALS = {414: "request line too long", 431: "request header fields too large"}
 
 
 class AccessLog:
@@ -76,10 +80,7 @@ class AccessLog:
             ),
         )
         self._evidence(flow, record)
-        pipeline = self.pipeline
-        if pipeline.privacy != "off":
-            apply_privacy(record, pipeline.pseudonymiser, pipeline.privacy)
-        pipeline.log.write(record)
+        _write(self.pipeline, record)
 
     def _evidence(self, flow: http.HTTPFlow, record: dict[str, Any]) -> None:
         """Which version of robots.txt, tdmrep.json or ai.txt this response was."""
@@ -88,6 +89,38 @@ class AccessLog:
         if served is not None and store is not None:
             kind, body = served
             record["optout"]["served"] = {"kind": kind, "sha256": store.put(body, kind)}
+
+
+def log_refusal(pipeline: Pipeline, peer: Any, status: int, head: bytes) -> None:
+    """Log (and count) a request refused before it was parsed: 414 or 431.
+
+    The engine calls this from its patched head reader (`proxy.enginepatch`);
+    there is no flow, so the record is made from what was read of the head.
+    """
+    request, query = head_info(head, peer_ip(peer))
+    ruleset = pipeline.ruleset
+    found = classify(ruleset.catalogue, request)
+    record = build_record(
+        started=time.time(),
+        duration_ns=0,
+        request=request,
+        found=found,
+        verdict=None,
+        status=status,
+        body_bytes=None,
+        signals=ruleset.headers(True).names,  # the refusal page carries the reservation
+        error=_REFUSALS.get(status, "request head refused"),
+        query=query,
+        act={"outcome": "refused"},
+    )
+    _write(pipeline, record)
+    pipeline.metrics.request(found, None, status, 0.0)
+
+
+def _write(pipeline: Pipeline, record: dict[str, Any]) -> None:
+    if pipeline.privacy != "off":
+        apply_privacy(record, pipeline.pseudonymiser, pipeline.privacy)
+    pipeline.log.write(record)
 
 
 def _succeeded(response: http.Response | None) -> bool:

@@ -6,10 +6,13 @@ is; the upstream gets an X-Forwarded-For we vouch for, never a client's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mitmproxy import http
 
 from proxy.classify import classify
 from proxy.clientaddr import client_address, forwarded_for
+from proxy.headers import host_without_port
 from proxy.ipranges import parse_address
 from proxy.model import RequestInfo
 from proxy.pipeline import CLASSIFICATION, REQUEST, RULESET, Pipeline
@@ -36,7 +39,7 @@ def request_info(flow: http.HTTPFlow, pipeline: Pipeline | None = None) -> Reque
     host = req.host_header or ""
     return RequestInfo(
         method=req.method,
-        host=_strip_port(host),
+        host=host_without_port(host),
         path=path or "/",
         user_agent=req.headers.get("user-agent", ""),
         client_ip=_client(flow, pipeline),
@@ -62,14 +65,12 @@ def _client(flow: http.HTTPFlow, pipeline: Pipeline | None) -> str:
 
 
 def client_ip(flow: http.HTTPFlow) -> str:
-    peer = flow.client_conn.peername
+    return peer_ip(flow.client_conn.peername)
+
+
+def peer_ip(peer: Any) -> str:
+    """A connection's peer address as text; IPv4-mapped IPv6 unmapped."""
     if not peer:
         return ""
     address = parse_address(str(peer[0]))
     return str(address) if address is not None else str(peer[0])
-
-
-def _strip_port(host: str) -> str:
-    if host.startswith("["):
-        return host[1 : host.find("]")].lower() if "]" in host else host.lower()
-    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()

@@ -5,10 +5,11 @@ front of an in-process aiohttp upstream, on loopback, with a fixed port so it
 can be restarted under the clients. The traffic mixes browsers, crawlers
 verified through a trusted proxy (X-Forwarded-For from their published ranges),
 spoofed crawlers, large downloads, robots.txt, an upstream that fails on purpose
-(503) and bad requests on raw sockets (414/431, refused before any flow exists,
-so never logged). A third of the way in, the rules are reloaded (POST /reload
-with a token); two thirds in, the proxy is stopped with SIGTERM and started
-again on the same log, which is when clients see connection errors.
+(503) and bad requests on raw sockets (414/431, refused before any flow exists
+and logged from what was read of the head). A third of the way in, the rules
+are reloaded (POST /reload with a token); two thirds in, the proxy is stopped
+with SIGTERM and started again on the same log, which is when clients see
+connection errors.
 
 Every HTTP request carries a unique `?n=` so the log can be matched exactly.
 The report: requests completed versus records logged (target: every completed
@@ -190,7 +191,7 @@ VERIFIED: dict[str, str] = {}
 
 
 async def bad_request(port: int, tally: Tally) -> None:
-    """An oversized request line or header section on a raw socket: 414 or 431, no flow."""
+    """An oversized request line or header section on a raw socket: 414 or 431."""
     head = random.choice(
         [
             b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -267,14 +268,18 @@ def growth(samples: list[tuple[float, int]], warm_up: float) -> dict[str, Any]:
     }
 
 
-def logged_ids(log: Path) -> Counter[str]:
+def logged_ids(log: Path) -> tuple[Counter[str], int]:
+    """How often each request (by its `n=`) was logged, and how many refused heads were."""
     seen: Counter[str] = Counter()
+    refused = 0
     for line in log.read_text().splitlines():
         record = json.loads(line)
         query = record.get("url", {}).get("query", "")
         if query.startswith("n="):
             seen[query[2:]] += 1
-    return seen
+        elif record.get("http", {}).get("response", {}).get("status_code") in (414, 431):
+            refused += 1
+    return seen, refused
 
 
 async def soak(minutes: float, concurrency: int) -> dict[str, Any]:
@@ -312,7 +317,7 @@ async def soak(minutes: float, concurrency: int) -> dict[str, Any]:
         final_exit = await stop(proxies[-1])
         done.set()
         await sampler
-        seen = logged_ids(work / "access.jsonl")
+        seen, refused_logged = logged_ids(work / "access.jsonl")
     await runner.cleanup()
     missing = [n for n in tally.completed if n not in seen]
     return {
@@ -327,6 +332,7 @@ async def soak(minutes: float, concurrency: int) -> dict[str, Any]:
         "injected_fault_5xx": tally.statuses.get(503, 0) - tally.unexpected_5xx,
         "connection_errors": tally.connection_errors,
         "bad_requests_refused": tally.bad_refused,
+        "bad_requests_logged": refused_logged,
         "statuses": dict(sorted(tally.statuses.items())),
         "kinds": dict(tally.kinds),
         "events": events,
@@ -345,6 +351,7 @@ def table(result: dict[str, Any]) -> str:
         ("503 from the injected upstream fault", result["injected_fault_5xx"]),
         ("connection errors (restart window)", result["connection_errors"]),
         ("bad requests refused (414/431)", result["bad_requests_refused"]),
+        ("refused requests logged", result["bad_requests_logged"]),
     ]
     for i, rss in enumerate(result["rss"], 1):
         if rss:

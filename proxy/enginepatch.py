@@ -3,7 +3,9 @@
 - Request heads are read without a size limit (`_http1.py`: "FIXME: protect
   against header size DoS"): a 64 MB header was accepted. We answer 414 for a
   request line over 8 KiB and 431 for a header section over 16 KiB, as nginx
-  does, before the head is parsed or buffered any further.
+  does, before the head is parsed or buffered any further. There is no flow
+  for such a request, so no addon sees it: the runner's `refused` callback gets
+  the client's address, the status and the head as far as it came, for the log.
 - The engine's own error pages (502 when the upstream is down, 400 for a bad
   request) name the engine (`Server: mitmproxy`) and leak the upstream's
   address and errno. Ours say what happened, in a sentence, and nothing else;
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -63,6 +66,7 @@ from mitmproxy.utils import human
 
 from proxy.signals import HeaderSignals
 
+log = logging.getLogger(__name__)
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEAD = 16 * 1024
 TIMED_OUT = "optout.timed_out"  # flow.metadata: addons.limits gave up waiting for upstream
@@ -78,16 +82,23 @@ _MESSAGES = {
     502: "The site is temporarily unavailable. Please try again later.",
     504: "The site took too long to answer. Please try again later.",
 }
+_REPORTED_HEAD = MAX_REQUEST_LINE + MAX_HEAD  # what `refused` gets of a refused head, at most
 _applied = False
 _extra_headers: Callable[[], list[tuple[str, str]]] = list
+# Called with (peer address, status, head) for each head refused with 414 or 431.
+Refused = Callable[[Any, int, bytes], None]
+_refused: Refused | None = None
 _Stream = http_layer.HttpStream
 Commands = Generator[Any, Any, Any]
 
 
-def apply(extra_headers: Callable[[], list[tuple[str, str]]] = list) -> None:
+def apply(
+    extra_headers: Callable[[], list[tuple[str, str]]] = list, refused: Refused | None = None
+) -> None:
     """Patch the engine; `extra_headers` adds headers (the reservation) to error pages."""
-    global _applied, _extra_headers
+    global _applied, _extra_headers, _refused
     _extra_headers = extra_headers
+    _refused = refused
     if _applied:
         return
     original = _http1.Http1Server.read_headers
@@ -132,8 +143,10 @@ def oversize_status(head: bytes) -> int | None:
 def _guard(read_headers: Any) -> Any:
     def guarded(self: Any, event: events.ConnectionEvent) -> Generator[Any, Any, None]:
         if isinstance(event, events.DataReceived) and len(self.buf) > MAX_REQUEST_LINE:
-            status = oversize_status(bytes(self.buf))
+            head = bytes(self.buf)
+            status = oversize_status(head)
             if status is not None:
+                _report_refusal(self.conn.peername, status, head[:_REPORTED_HEAD])
                 yield commands.SendData(self.conn, error_response(status))
                 yield commands.CloseConnection(self.conn)
                 self.state = self.done
@@ -141,6 +154,16 @@ def _guard(read_headers: Any) -> Any:
         yield from read_headers(self, event)
 
     return guarded
+
+
+def _report_refusal(peer: Any, status: int, head: bytes) -> None:
+    """Tell the runner; a fault there must not keep the client from its answer."""
+    if _refused is None:
+        return
+    try:
+        _refused(peer, status, head)
+    except Exception:
+        log.exception("recording a refused request head failed")
 
 
 def error_body(status_code: int, message: str = "") -> bytes:

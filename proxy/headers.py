@@ -1,7 +1,8 @@
 """Request headers as the core reads them: a mapping, or an engine's `get` function.
 
 The core's parsers take either, so tests can pass a dict and the proxy the
-engine's own header object, without the core importing the engine.
+engine's own header object, without the core importing the engine. Also: the
+host of a Host header, as the proxy compares hosts.
 """
 
 from __future__ import annotations
@@ -19,3 +20,10 @@ def getter(headers: HeaderSource) -> Callable[[str], str | None]:
     for name, value in headers.items():
         folded.setdefault(name.lower(), []).append(value.strip())
     return lambda name: ", ".join(folded[name]) if name in folded else None
+
+
+def host_without_port(host: str) -> str:
+    """The host of a Host header, lower-cased, without its port; IPv6 without brackets."""
+    if host.startswith("["):
+        return host[1 : host.find("]")].lower() if "]" in host else host.lower()
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()

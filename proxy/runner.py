@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -24,6 +25,7 @@ from mitmproxy.addons import core, errorcheck, next_layer, proxyserver
 from mitmproxy.master import Master
 
 from addons import default_addons
+from addons.accesslog import log_refusal
 from addons.sitetls import SiteTls
 from proxy import enginepatch, hookdispatch, oplog
 from proxy.errors import SettingsError
@@ -177,7 +179,10 @@ async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> Non
     check_tls(settings, ruleset)
     verifier = build_verifier(settings, ruleset)
     pipeline = build_pipeline(settings, ruleset, verifier)
-    enginepatch.apply(lambda: enginepatch.reservation_headers(pipeline.ruleset.headers(True)))
+    enginepatch.apply(
+        lambda: enginepatch.reservation_headers(pipeline.ruleset.headers(True)),
+        refused=functools.partial(log_refusal, pipeline),
+    )
     log_writer = pipeline.log
     pipeline.metrics.track_log(lambda: log_writer.written, lambda: log_writer.lost)
     reloader = Reloader(

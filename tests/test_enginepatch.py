@@ -50,3 +50,14 @@ def test_messages_are_built_without_a_type_check_per_field(monkeypatch: pytest.M
     monkeypatch.setattr(typecheck, "check_option_type", checked)
     assert tutils.treq().method == "GET"
     assert tutils.tresp().status_code == 200
+
+
+def test_a_failure_to_record_a_refused_head_does_not_stop_the_answer(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(peer: object, status: int, head: bytes) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(enginepatch, "_refused", broken)
+    enginepatch._report_refusal(("203.0.113.9", 4711), 431, b"GET / HTTP/1.1\r\n")
+    assert "recording a refused request head failed" in caplog.text

@@ -16,6 +16,7 @@ import pytest
 from e2e.harness import Proxy, start_proxy
 from faulty import MIB, Faulty, kill, raw_exchange, rss_bytes
 
+GPTBOT = b"Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
 BODY_LIMIT_ENV = {"OPTOUT_UPSTREAM_TIMEOUT": "5", "OPTOUT_MAX_BODY": "1m"}
 
 
@@ -34,17 +35,37 @@ def records(proxy: Proxy) -> list[dict[str, Any]]:
     return [json.loads(line) for line in proxy.log.read_text().splitlines()]
 
 
-async def test_request_line_over_8_kib_is_414(proxy: Proxy) -> None:
+async def test_request_line_over_8_kib_is_414_and_logged(proxy: Proxy) -> None:
     answer = await raw_exchange(proxy.url, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status_of(answer) == 414
     assert b"mitmproxy" not in answer.lower()
+    (record,) = await proxy.stop()
+    assert record["http"]["response"]["status_code"] == 414
+    assert record["error"]["message"] == "request line too long"
+    assert record["url"]["path"].startswith("/aaaa")
+    assert record["url"]["path"].endswith("…[truncated]")
+    assert record["source"]["address"].startswith("anon-")  # names no agent: pseudonymised
+    assert "tdm-reservation" in record["optout"]["signals"]
+    assert record["optout"]["chain"]
 
 
-async def test_header_section_over_16_kib_is_431(proxy: Proxy) -> None:
-    head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 17000 + b"\r\n\r\n"
+async def test_header_section_over_16_kib_is_431_and_logged_with_its_agent(
+    proxy: Proxy,
+) -> None:
+    head = (
+        b"GET /release HTTP/1.1\r\nHost: label.example\r\nUser-Agent: " + GPTBOT + b"\r\n"
+        b"X-Pad: " + b"a" * 17000 + b"\r\n\r\n"
+    )
     answer = await raw_exchange(proxy.url, head)
     assert status_of(answer) == 431
     assert b"tdm-reservation: 1" in answer
+    (record,) = await proxy.stop()
+    assert record["http"]["response"]["status_code"] == 431
+    assert record["error"]["message"] == "request header fields too large"
+    assert (record["url"]["domain"], record["url"]["path"]) == ("label.example", "/release")
+    assert record["optout"]["agent"] == "GPTBot"
+    assert record["optout"]["outcome"] == "refused"
+    assert record["source"]["ip"] == "127.0.0.1"  # a crawler keeps its address
 
 
 async def _send_until_closed(url: str, head: bytes, total: int) -> bytes:
