@@ -95,7 +95,10 @@ Commands = Generator[Any, Any, Any]
 def apply(
     extra_headers: Callable[[], list[tuple[str, str]]] = list, refused: Refused | None = None
 ) -> None:
-    """Patch the engine; `extra_headers` adds headers (the reservation) to error pages."""
+    """Patch the engine; `extra_headers` adds headers (the reservation) to error pages.
+
+    `refused(peer, status, head)` is told of each head refused with 414 or 431.
+    """
     global _applied, _extra_headers, _refused
     _extra_headers = extra_headers
     _refused = refused
