@@ -11,11 +11,13 @@ else is ever connected to, so the proxy is never an open proxy:
 - CONNECT gets 405 (mitmproxy's reverse mode already answers 400 before any
   hook runs; this is the second line);
 - over TLS, a request for another site than the one the connection was opened
-  for (its SNI) gets 421, so the client retries on a connection of its own.
+  for (its SNI) gets 421, so the client retries on a connection of its own;
+- plain HTTP sent to the https listener gets 400, as nginx answers it: a site
+  served over https is not also served in clear text on that port.
 
-Routing sets the server address and keeps the client's Host: assigning
-`request.host`/`port` rewrites the Host header (and HTTP/2 :authority), so the
-header is saved and written back. The site's own Ruleset goes on the flow for
+Routing writes the server address to the request's data and keeps the client's
+Host: assigning `request.host`/`port` would rewrite the Host header (and
+HTTP/2 :authority). The site's own Ruleset goes on the flow for
 every later addon. Refusals carry the default site's reservation headers and are
 logged like blocks, under the rule `sites/<reason>`.
 """
@@ -33,6 +35,7 @@ from proxy.ruleset import Ruleset
 from proxy.sites import Site, Upstream, host_of, parse_upstream
 
 _BODIES = {
+    400: "This port is for https: the request was sent in plain HTTP.\n",
     405: "The proxy does not tunnel (CONNECT is not allowed).\n",
     421: "This server does not serve that host.\n",
 }
@@ -90,6 +93,7 @@ class Sites:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.single: Upstream | None = None
+        self.tls_listener = ""  # the https listener's mode spec; "" when there is none
 
     def load(self, loader: Loader) -> None:
         loader.add_option(
@@ -99,6 +103,13 @@ class Sites:
             "The one upstream, http(s)://HOST[:PORT], that serves every Host when the rules "
             "directory has no sites.yaml. Empty: the reverse mode's target.",
         )
+        loader.add_option(
+            "optout_tls_listener",
+            str,
+            "",
+            "The mode spec of the https listener (one of `mode`), whose plain HTTP requests "
+            "are refused. Empty: there is none.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if "optout_upstream" in updated:
@@ -107,12 +118,16 @@ class Sites:
                 self.single = parse_upstream(value) if value else None
             except ValueError as e:
                 raise exceptions.OptionsError(f"Cannot parse optout_upstream {value}: {e}") from e
+        if "optout_tls_listener" in updated:
+            self.tls_listener = ctx.options.optout_tls_listener
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
             return
         ruleset = self.pipeline.ruleset
         chosen = choose(ruleset, self.single, flow)
+        if self.tls_listener and _plain_on(self.tls_listener, flow):
+            chosen = Refusal(400, "plain-http-on-https-port")
         if isinstance(chosen, Refusal):
             refuse(flow, ruleset, chosen)
             return
@@ -120,6 +135,11 @@ class Sites:
         flow.metadata[RULESET] = ruleset.for_site(site) if site is not None else ruleset
         if upstream is not None:
             send_to(flow.request, upstream)
+
+
+def _plain_on(listener: str, flow: http.HTTPFlow) -> bool:
+    client = flow.client_conn
+    return not client.tls_established and client.proxy_mode.full_spec == listener
 
 
 def refuse(flow: http.HTTPFlow, ruleset: Ruleset, refusal: Refusal) -> None:

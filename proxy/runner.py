@@ -102,6 +102,7 @@ def build_master(
         http3=False,
         confdir=str(settings.state / "mitmproxy"),
         optout_upstream=settings.upstream or "",
+        optout_tls_listener=listeners[1] if len(listeners) > 1 else "",
         optout_upstream_timeout=settings.upstream_timeout,
         optout_max_body=settings.max_body,
     )

@@ -61,5 +61,6 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
         assert opts.confdir == str(tmp_path / "s" / "mitmproxy")
         assert opts.stream_large_bodies == "2m"
         assert opts.optout_upstream == "http://127.0.0.1:9"
+        assert opts.optout_tls_listener == ""  # no --tls: no https listener to police
     finally:
         pipeline.log.close()

@@ -96,8 +96,9 @@ async def _get(proxy: Proxy, host: str, path: str = "/host", ua: str = "") -> tu
         return response.status, await response.text()
 
 
-async def _raw(proxy: Proxy, data: bytes) -> bytes:
-    host, port = proxy.url.removeprefix("http://").rsplit(":", 1)
+async def _raw(proxy: Proxy, data: bytes, at: str | None = None) -> bytes:
+    """`data` sent to the plain listener, or to the listener `at` (HOST:PORT)."""
+    host, port = (at or proxy.url.removeprefix("http://")).rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     writer.write(data)
     await writer.drain()
@@ -171,6 +172,20 @@ async def test_single_site_mode_refuses_absolute_form_and_connect(
     assert (await _raw(proxy, connect)).startswith(b"HTTP/1.1 400 ")
     assert upstream.requests == []
     assert (await _get(proxy, "anything.example"))[0] == 200  # any Host, as before
+
+
+async def test_plain_http_on_the_https_port_is_refused_and_logged(sites: Setup) -> None:
+    plain = b"GET /host HTTP/1.1\r\nHost: a.test\r\n" + CLOSE
+    answer = await _raw(sites.proxy, plain, at=str(sites.proxy.https))
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert answer.endswith(b"This port is for https: the request was sent in plain HTTP.\n")
+    assert (await _raw(sites.proxy, plain)).startswith(b"HTTP/1.1 200 ")  # the plain port
+    assert sites.a.requests == ["/host"]
+    records = await sites.proxy.stop()
+    assert [(r["http"]["response"]["status_code"], r["optout"]["rule"]) for r in records] == [
+        (400, "sites/plain-http-on-https-port"),
+        (200, "default"),
+    ]
 
 
 def _handshake(address: str, ca: Authority, sni: str | None) -> tuple[str, str | None]:
