@@ -29,7 +29,11 @@ class Signals:
         path = flow.request.path.partition("?")[0]
         reserved = ruleset.policy.reservation.resolve(path, headers.get("content-type"))
         chosen = ruleset.headers(reserved)
-        signals.apply(chosen, headers.get, headers.__setitem__, headers.add)
+        merged = signals.added_fields(chosen, headers.fields)
+        if merged is not None:
+            headers.fields = merged
+        else:
+            signals.apply(chosen, headers.get, headers.__setitem__, headers.add)
         flow.metadata[RESERVED] = reserved
         flow.metadata[SIGNALS] = chosen.names
         if flow.metadata.get(BUFFER):

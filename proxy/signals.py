@@ -10,7 +10,7 @@ Upstream values are overridden where they would contradict the policy
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import http_sf
 from http_sf.types import DictionaryType, Token
@@ -26,6 +26,15 @@ class HeaderSignals:
     set: tuple[tuple[str, str], ...]  # replace whatever upstream sent
     robots_tag: tuple[str, ...]  # merged into X-Robots-Tag
     names: tuple[str, ...]
+    # Every header as raw fields, for a response that has none of them yet (most do not).
+    appended: tuple[tuple[bytes, bytes], ...] = field(init=False)
+    appended_names: frozenset[bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        robots = [("x-robots-tag", ", ".join(self.robots_tag))] if self.robots_tag else []
+        raw = tuple((_raw(k), _raw(v)) for k, v in (*self.set, *robots))
+        object.__setattr__(self, "appended", raw)
+        object.__setattr__(self, "appended_names", frozenset(k for k, _ in raw))
 
 
 def build_header_signals(reservation: Reservation, reserved: bool) -> HeaderSignals:
@@ -78,6 +87,25 @@ def merge_robots_tag(existing: str | None, ours: tuple[str, ...]) -> str:
     present = {d.strip().lower() for d in existing.split(",")}
     extra = [d for d in ours if d not in present]
     return ", ".join([existing.strip(), *extra]) if extra else existing
+
+
+def added_fields(
+    signals: HeaderSignals, fields: tuple[tuple[bytes, bytes], ...]
+) -> tuple[tuple[bytes, bytes], ...] | None:
+    """`fields` with every signal appended, or None if some are there already (use `apply`).
+
+    The same headers as `apply` gives such a response, in one pass instead of a
+    lookup and a rewrite per header.
+    """
+    names = signals.appended_names
+    for name, _ in fields:
+        if name.lower() in names:
+            return None
+    return fields + signals.appended
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # as the engine encodes header values
 
 
 def apply(

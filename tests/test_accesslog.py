@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
-from proxy.accesslog import build_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proxy.accesslog import build_record, iso_timestamp
 from proxy.model import Action, Agent, Classification, Identity, Purpose, RequestInfo, Verdict
 
 GPTBOT = Agent("GPTBot", "OpenAI", Purpose.AI_TRAINING, ("GPTBot",), ("GPTBot",), "https://x")
@@ -86,3 +90,11 @@ def test_hostile_user_agent_is_clipped_and_serialisable() -> None:
     assert original.endswith("…[truncated]")
     assert len(original) < 2100
     assert json.loads(json.dumps(record))["user_agent"]["original"] == original
+
+
+@settings(max_examples=2000, derandomize=True)
+@given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))  # to 2100
+def test_iso_timestamp_is_datetimes_isoformat(timestamp: float) -> None:
+    """The same text as before the seconds were cached, for any time (and the cache's edges)."""
+    expected = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+    assert iso_timestamp(timestamp) == expected.removesuffix("+00:00") + "Z"

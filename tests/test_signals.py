@@ -6,7 +6,7 @@ import http_sf
 import pytest
 
 from proxy.reservation import Reservation
-from proxy.signals import apply, build_header_signals, merge_robots_tag
+from proxy.signals import HeaderSignals, added_fields, apply, build_header_signals, merge_robots_tag
 
 FULL = Reservation(
     tdm_policy="https://label.example/tdm.json",
@@ -90,3 +90,32 @@ def test_apply_overrides_contradicting_upstream_values() -> None:
     assert added == [
         ("link", '<https://label.example/licence>; rel="license"; type="application/rsl+xml"')
     ]
+
+
+def _applied(signals: HeaderSignals, fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`apply` on a list of fields, with put/add as a multidict does them."""
+
+    def get(name: str) -> str | None:
+        values = [v for k, v in fields if k == name]
+        return ", ".join(values) if values else None
+
+    def put(name: str, value: str) -> None:
+        fields[:] = [(k, v) for k, v in fields if k != name] + [(name, value)]
+
+    apply(signals, get, put, lambda name, value: fields.append((name, value)))
+    return fields
+
+
+@pytest.mark.parametrize("reserved", [True, False])
+def test_added_fields_are_what_apply_gives_a_response_without_our_headers(reserved: bool) -> None:
+    signals = build_header_signals(FULL, reserved=reserved)
+    fields = [("content-type", "text/html"), ("content-length", "5")]
+    added = added_fields(signals, tuple((k.encode(), v.encode()) for k, v in fields))
+    assert added is not None
+    assert [(k.decode(), v.decode()) for k, v in added] == _applied(signals, list(fields))
+
+
+@pytest.mark.parametrize("name", [b"tdm-reservation", b"Content-Usage", b"LINK", b"x-robots-tag"])
+def test_added_fields_leave_a_response_with_any_of_our_headers_to_apply(name: bytes) -> None:
+    signals = build_header_signals(FULL, reserved=True)
+    assert added_fields(signals, ((b"content-type", b"text/html"), (name, b"x"))) is None
