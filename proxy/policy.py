@@ -212,14 +212,9 @@ def _parse_action_fields(entry: dict[str, Any], action: Action | None, bad: Any)
 
 
 def _parsed(entry: dict[str, Any], key: str, parse: Any, bad: Any, example: str) -> Any:
-    if key not in entry:
-        bad(key, f"missing: a rule with this action needs {example}")
-        return None
-    try:
-        return parse(str(entry[key]))
-    except ValueError as e:
-        bad(key, str(e))
-        return None
+    return yamlsource.required(
+        entry, key, parse, bad, f"missing: a rule with this action needs {example}"
+    )
 
 
 def _parse_action(

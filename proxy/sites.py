@@ -193,7 +193,7 @@ def _parse_site(
         bad(key, f"unknown key {key!r}; a site has {', '.join(_SITE_KEYS)}")
     if hosts is None:
         bad("hosts", "must be a host name or a non-empty list of them ('*.' + name allowed)")
-    upstream = _required(entry, "upstream", parse_upstream, bad)
+    upstream = yamlsource.required(entry, "upstream", parse_upstream, bad)
     policy = entry.get("policy", DEFAULT_POLICY)
     if not isinstance(policy, str) or _POLICY_NAME.fullmatch(policy) is None:
         bad("policy", f"must be the name of a .yaml file in the rules directory, not {policy!r}")
@@ -215,17 +215,6 @@ def _hosts(value: Any) -> tuple[str, ...] | None:
     lowered = tuple(n.strip().lower().rstrip(".") for n in names)
     bare = (n.removeprefix("*.") for n in lowered)
     return lowered if all(_HOST.fullmatch(n) for n in bare) else None
-
-
-def _required(entry: dict[str, Any], key: str, parse: Any, bad: Any) -> Any:
-    if key not in entry:
-        bad(key, "missing")
-        return None
-    try:
-        return parse(str(entry[key]))
-    except ValueError as e:
-        bad(key, str(e))
-        return None
 
 
 def _tls(node: Any, directory: Path, bad: Any) -> Certificate | None:

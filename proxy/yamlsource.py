@@ -74,6 +74,20 @@ def string_list(value: Any) -> list[str] | None:
     return None
 
 
+def required(
+    entry: dict[str, Any], key: str, parse: Any, bad: Any, missing: str = "missing"
+) -> Any:
+    """`parse(entry[key])`, or None after `bad(key, message)` when it is absent or invalid."""
+    if key not in entry:
+        bad(key, missing)
+        return None
+    try:
+        return parse(str(entry[key]))
+    except ValueError as e:
+        bad(key, str(e))
+        return None
+
+
 def unknown_keys(node: dict[str, Any], allowed: Iterable[str]) -> list[str]:
     allowed_set = set(allowed)
     return [str(k) for k in node if k not in allowed_set]
