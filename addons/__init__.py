@@ -9,9 +9,11 @@ metrics → log.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
-from addons.accesslog import AccessLog
+from addons.accesslog import AccessLog, log_refusal
 from addons.charge import Charge
 from addons.classify import Classify
 from addons.decide import Decide
@@ -21,10 +23,12 @@ from addons.metrics import Metrics
 from addons.robots import Robots
 from addons.signals import Signals
 from addons.sites import Sites
+from addons.sitetls import SiteTls
 from addons.verify import Verify
 from addons.websocket import WebSocket
 from addons.wellknown import WellKnown
-from proxy.pipeline import Pipeline
+from proxy.engine.addonchain import Refused
+from proxy.engine.pipeline import Pipeline
 
 
 def default_addons(pipeline: Pipeline) -> list[Any]:
@@ -43,3 +47,19 @@ def default_addons(pipeline: Pipeline) -> list[Any]:
         Metrics(pipeline),
         AccessLog(pipeline),
     ]
+
+
+class Chain:
+    """What the runner loads through the `optout_proxy` entry point (proxy.engine.addonchain)."""
+
+    def pipeline(self, pipeline: Pipeline) -> list[Any]:
+        return default_addons(pipeline)
+
+    def tls(self, pipeline: Pipeline, state: Path, listener: str | None) -> SiteTls:
+        return SiteTls(pipeline, state, listener)
+
+    def refused(self, pipeline: Pipeline) -> Refused:
+        return functools.partial(log_refusal, pipeline)
+
+
+CHAIN = Chain()

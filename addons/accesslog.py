@@ -16,9 +16,7 @@ from typing import Any
 from mitmproxy import http
 
 from addons.classify import peer_ip, request_info
-from proxy.accesslog import act_fields, build_record
-from proxy.classify import UNKNOWN, classify
-from proxy.pipeline import (
+from proxy.engine.pipeline import (
     BYTES,
     CHARGED,
     CLASSIFICATION,
@@ -33,8 +31,10 @@ from proxy.pipeline import (
     VERDICT,
     Pipeline,
 )
-from proxy.privacy import apply_privacy
-from proxy.rawhead import head_info
+from proxy.evidence.privacy import apply_privacy
+from proxy.evidence.rawhead import head_info
+from proxy.evidence.record import act_fields, build_record
+from proxy.identity.classify import UNKNOWN, classify
 
 _REFUSALS = {414: "request line too long", 431: "request header fields too large"}
 
@@ -94,7 +94,7 @@ class AccessLog:
 def log_refusal(pipeline: Pipeline, peer: Any, status: int, head: bytes) -> None:
     """Log (and count) a request refused before it was parsed: 414 or 431.
 
-    The engine calls this from its patched head reader (`proxy.enginepatch`);
+    The engine calls this from its patched head reader (`proxy.engine.patches`);
     there is no flow, so the record is made from what was read of the head.
     """
     request, query = head_info(head, peer_ip(peer))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from proxy.ledger import ledger_entry
-from proxy.paycrawl import CHARGED as CHARGED_HEADER
-from proxy.paycrawl import format_price
-from proxy.pipeline import CHARGED, CLASSIFICATION, REQUEST, VERDICT, Pipeline
+from proxy.decision.paycrawl import CHARGED as CHARGED_HEADER
+from proxy.engine.pipeline import CHARGED, CLASSIFICATION, REQUEST, VERDICT, Pipeline
+from proxy.evidence.ledger import ledger_entry
+from proxy.prices import format_price
 
 
 class Charge:

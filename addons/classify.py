@@ -10,12 +10,12 @@ from typing import Any
 
 from mitmproxy import http
 
-from proxy.classify import classify
-from proxy.clientaddr import client_address, forwarded_for
-from proxy.headers import host_without_port
-from proxy.ipranges import parse_address
+from proxy.engine.pipeline import CLASSIFICATION, REQUEST, RULESET, Pipeline
+from proxy.identity.classify import classify
+from proxy.identity.clientaddr import client_address, forwarded_for
+from proxy.identity.ipranges import parse_address
 from proxy.model import RequestInfo
-from proxy.pipeline import CLASSIFICATION, REQUEST, RULESET, Pipeline
+from proxy.requestheaders import host_without_port
 
 
 class Classify:

@@ -20,10 +20,9 @@ import time
 from mitmproxy import http
 from mitmproxy.net.http.status_codes import RESPONSES
 
-from proxy.act import Answer, Buckets, answer
-from proxy.decide import decide
-from proxy.model import Action, Verdict
-from proxy.pipeline import (
+from proxy.decision.act import Answer, Buckets, answer
+from proxy.decision.decide import decide
+from proxy.engine.pipeline import (
     CHARGED,
     CLASSIFICATION,
     LICENCE,
@@ -34,6 +33,7 @@ from proxy.pipeline import (
     VERDICT,
     Pipeline,
 )
+from proxy.model import Action, Verdict
 
 SHADOWED = Verdict(Action.ALLOW, "shadow")
 

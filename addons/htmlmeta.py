@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from proxy.htmlmeta import inject
+from proxy.engine.pipeline import NOTES, RESERVED, RULESET, SIGNALS, VERDICT, Pipeline
 from proxy.model import Action
-from proxy.pipeline import NOTES, RESERVED, RULESET, SIGNALS, VERDICT, Pipeline
+from proxy.signals.htmlmeta import inject
 
 
 class HtmlMeta:

@@ -4,12 +4,12 @@ mitmproxy has no per-request upstream timeout, only an idle one (`tcp_timeout`,
 600 s): a hung upstream would hold the client for ten minutes. When a request
 has been sent (the `request` hook) and its response headers have not arrived
 within `optout_upstream_timeout` seconds, this addon marks the flow and closes
-its upstream connection; `proxy.enginepatch` turns the engine's resulting error
+its upstream connection; `proxy.engine.patches` turns the engine's resulting error
 into a 504 page and the flow's error into "upstream timeout", so the access log
 says so. A body that is still arriving is not timed: once the headers are in,
 the idle timeout applies.
 
-`optout_max_body` is declared here and enforced in `proxy.enginepatch`, inside
+`optout_max_body` is declared here and enforced in `proxy.engine.patches`, inside
 the engine's body handling, since a request body must be refused before it is
 read (413).
 """
@@ -23,7 +23,7 @@ from typing import Any
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.utils import human
 
-from proxy.enginepatch import MAX_BODY_OPTION, TIMED_OUT
+from proxy.engine.patches import MAX_BODY_OPTION, TIMED_OUT
 
 log = logging.getLogger(__name__)
 TIMER = "optout.upstream_timer"  # flow.metadata: the pending timeout of the flow

@@ -11,8 +11,8 @@ import time
 
 from mitmproxy import http
 
-from proxy.classify import UNKNOWN
-from proxy.pipeline import CLASSIFICATION, COUNTED, SHADOW, VERDICT, Pipeline
+from proxy.engine.pipeline import CLASSIFICATION, COUNTED, SHADOW, VERDICT, Pipeline
+from proxy.identity.classify import UNKNOWN
 
 
 class Metrics:

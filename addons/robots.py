@@ -12,7 +12,7 @@ that keeps the first `READ_LIMIT` bytes and discards the rest as it arrives;
 the merged file (status 200, chunked) is sent when the upstream's body ends.
 Memory stays bounded whatever the upstream sends; the rest is still read, so
 the upstream connection stays usable. The merge itself caps what it serves at
-`proxy.robots.merge`'s limit (500 KiB), our reservation first. A cut is noted
+`proxy.signals.robotstxt.merge`'s limit (500 KiB), our reservation first. A cut is noted
 in the log. gzip and deflate bodies are decoded incrementally with the same
 bound (a compression bomb stops there); br and zstd bodies only when complete.
 """
@@ -25,8 +25,8 @@ from collections.abc import Callable
 from mitmproxy import http
 from mitmproxy.net import encoding
 
-from proxy.pipeline import BUFFER, BYTES, NOTES, REQUEST, RULESET, SERVED, Pipeline
-from proxy.robots import MergedRobots, merge
+from proxy.engine.pipeline import BUFFER, BYTES, NOTES, REQUEST, RULESET, SERVED, Pipeline
+from proxy.signals.robotstxt import MergedRobots, merge
 
 ROBOTS_PATH = "/robots.txt"
 READ_LIMIT = 1024 * 1024  # bytes of the upstream's file read, before and after decoding

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from proxy import signals
-from proxy.pipeline import BUFFER, BYTES, RESERVED, RULESET, SIGNALS, Pipeline
+from proxy.engine.pipeline import BUFFER, BYTES, RESERVED, RULESET, SIGNALS, Pipeline
+from proxy.signals import headers as signals
 
 
 class Signals:

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 
+from proxy.config.sites import Site, Upstream, host_of, parse_upstream
+from proxy.engine.pipeline import RULESET, VERDICT, Pipeline
 from proxy.model import Action, Verdict
-from proxy.pipeline import RULESET, VERDICT, Pipeline
 from proxy.ruleset import Ruleset
-from proxy.sites import Site, Upstream, host_of, parse_upstream
 
 _BODIES = {
     400: "This port is for https: the request was sent in plain HTTP.\n",

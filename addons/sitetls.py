@@ -33,9 +33,9 @@ from mitmproxy.addons import tlsconfig
 from mitmproxy.proxy import context
 from OpenSSL import SSL
 
-from proxy.pipeline import Pipeline
-from proxy.sitecerts import Certificate
-from proxy.sites import Site, host_of
+from proxy.config.certificates import Certificate
+from proxy.config.sites import Site, host_of
+from proxy.engine.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from collections.abc import Awaitable
 
 from mitmproxy import http
 
-from proxy import webbotauth
+from proxy.engine.pipeline import CLASSIFICATION, REQUEST, RULESET, SIGNED, Pipeline
+from proxy.identity import webbotauth
+from proxy.identity.verify import Identification, Verifier
 from proxy.model import Agent, Classification, Identity
-from proxy.pipeline import CLASSIFICATION, REQUEST, RULESET, SIGNED, Pipeline
-from proxy.verify import Identification, Verifier
 
 
 class Verify:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from proxy.decide import ALWAYS_FREE
-from proxy.pipeline import REQUEST, RULESET, SERVED, VERDICT, Pipeline
+from proxy.decision.decide import ALWAYS_FREE
+from proxy.engine.pipeline import REQUEST, RULESET, SERVED, VERDICT, Pipeline
 
 
 class WellKnown:

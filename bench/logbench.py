@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.micro import corpus
-from proxy.accesslog import build_record
-from proxy.catalogue import Catalogue
-from proxy.classify import classify
-from proxy.decide import decide
-from proxy.logwriter import LogWriter
+from proxy.config.catalogue import Catalogue
+from proxy.decision.decide import decide
+from proxy.evidence.record import build_record
+from proxy.identity.classify import classify
 from proxy.model import RequestInfo
 from proxy.ruleset import Ruleset, load_rules
+from proxy.store.logwriter import LogWriter
 
 RECORDS = 500_000
 POOL = 2_000

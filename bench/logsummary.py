@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proxy.logfiles import log_files, rotated_name
+from proxy.evidence.logfiles import log_files, rotated_name
 from proxy.review.summary import summarise
 
 START = datetime(2026, 10, 1, tzinfo=UTC).timestamp()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from proxy.catalogue import Catalogue
+from proxy.config.catalogue import Catalogue
 from proxy.ruleset import load_rules
 
 CORPUS = 200_000

@@ -2,7 +2,7 @@
 
 The package is an engine-independent core (catalogue, policy, classification,
 decision, signals, access log) plus the CLI and the runner that embeds mitmproxy.
-Only `proxy.runner` and `proxy.demo` may import mitmproxy or aiohttp; a lint rule
+Only `proxy.engine.runner` and `proxy.demo` may import mitmproxy or aiohttp; a lint rule
 (ruff TID251) and a test enforce it.
 """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from proxy.paycrawl import Price
+from proxy.prices import Price
 
 
 class Purpose(StrEnum):

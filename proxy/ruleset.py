@@ -4,7 +4,7 @@
     rules/ipranges/*.json published IP ranges the catalogue refers to
     rules/policy.yaml     the reservation and the rules
     rules/sites.yaml      optional: several sites by Host, each with its upstream
-                          and, optionally, its own policy file (proxy.sites)
+                          and, optionally, its own policy file (proxy.config.sites)
 
 `load_rules` either returns a complete Ruleset or raises RuleError listing every
 problem of every file, so the proxy never starts on half-valid rules. With
@@ -20,17 +20,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from proxy.catalogue import Catalogue, load_catalogue
+from proxy.config.catalogue import Catalogue, load_catalogue
+from proxy.config.policy import Policy, load_policy
+from proxy.config.reservation import warnings
+from proxy.config.sites import DEFAULT_POLICY, SITES_FILE, Site, Sites, load_sites
 from proxy.errors import Problem, RuleError
-from proxy.htmlmeta import MetaTags
-from proxy.ipranges import IpRanges, load_ipranges
-from proxy.policy import Policy, load_policy
-from proxy.reservation import warnings
-from proxy.robots import RobotsPolicy
-from proxy.robotsrules import robots_policy
-from proxy.signals import HeaderSignals, build_header_signals, build_meta_tags
-from proxy.sites import DEFAULT_POLICY, SITES_FILE, Site, Sites, load_sites
-from proxy.wellknown import Document, documents
+from proxy.identity.ipranges import IpRanges, load_ipranges
+from proxy.signals.headers import HeaderSignals, build_header_signals, build_meta_tags
+from proxy.signals.htmlmeta import MetaTags
+from proxy.signals.robotspolicy import robots_policy
+from proxy.signals.robotstxt import RobotsPolicy
+from proxy.signals.wellknown import Document, documents
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxy import chain
-from proxy.clientaddr import parse_trusted
 from proxy.errors import SettingsError
-from proxy.ipranges import Network
-from proxy.privacy import parse_mode
+from proxy.evidence import chain
+from proxy.evidence.privacy import parse_mode
+from proxy.identity.clientaddr import parse_trusted
+from proxy.identity.ipranges import Network
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.metrics import Metrics
+from proxy.ops.metrics import Metrics
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -226,7 +226,7 @@ def test_haproxy_balances_every_replica_and_checks_readiness() -> None:
 def test_vector_ships_the_current_and_rotated_logs_but_not_compressed_ones() -> None:
     from fnmatch import fnmatch
 
-    from proxy.logfiles import rotated_name
+    from proxy.evidence.logfiles import rotated_name
 
     config = load_all(DEPLOY / "vector" / "vector.yaml")[0]
     source = config["sources"]["optout_access_log"]

@@ -1,4 +1,4 @@
-"""The production `Resolver` of proxy/fcrdns.py: dnspython's asyncio resolver.
+"""The production `Resolver` of proxy/identity/fcrdns.py: dnspython's asyncio resolver.
 
 dnspython talks to the system's (or the given) name servers itself, asynchronously,
 so a lookup never blocks the event loop the way `socket.getaddrinfo` in a thread pool

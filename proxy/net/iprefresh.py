@@ -29,7 +29,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from proxy.ipranges import IpRanges, Snapshot, parse_snapshot
+from proxy.identity.ipranges import IpRanges, Snapshot, parse_snapshot
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from proxy.errors import OptoutError
-from proxy.webbotauth import MAX_KEYS, keys_from_jwks
+from proxy.identity.webbotauth import MAX_KEYS, keys_from_jwks
 
 WELL_KNOWN = "/.well-known/http-message-signatures-directory"
 MEDIA_TYPE = "application/http-message-signatures-directory+json"

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxy.chain import HMAC_SHA256, Head, digest, verify_lines
+from proxy.evidence.chain import HMAC_SHA256, Head, digest
+from proxy.evidence.chainverify import verify_lines
 from proxy.review.evidence import HEAD, MANIFEST, RECORDS, SEGMENT, SERVED
 from proxy.review.files import ReviewError
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from proxy import __version__
-from proxy.chain import HEAD_FILE, SHA256
-from proxy.evidence import DocumentStore
-from proxy.logfiles import iter_lines
+from proxy.evidence.chain import HEAD_FILE, SHA256
+from proxy.evidence.logfiles import iter_lines
 from proxy.review.files import ReviewError, in_window, progress
 from proxy.review.summary import summarise
+from proxy.store.documents import DocumentStore
 
 RECORDS, SEGMENT, MANIFEST, SUMMARY, README, HEAD = (
     "records.jsonl", "chain-segment.jsonl", "manifest.json", "summary.json", "README.txt",

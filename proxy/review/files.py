@@ -1,7 +1,7 @@
 """Which files a review reads, the time window, and progress on a terminal.
 
 FILES name logs the way an operator thinks of them: the current file stands for
-the whole log, rotated and gzipped files included (proxy.logfiles knows the
+the whole log, rotated and gzipped files included (proxy.evidence.logfiles knows the
 rotation scheme), so `optout logs summary` with no argument covers everything the
 proxy still keeps.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from proxy.logfiles import chain_order, log_files
+from proxy.evidence.logfiles import chain_order, log_files
 
 DEFAULT_LOG = "logs/access.jsonl"
 PROGRESS_EVERY = 100_000

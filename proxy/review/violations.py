@@ -32,10 +32,10 @@ from typing import Any
 
 from protego import Protego
 
-from proxy.evidence import DocumentStore
 from proxy.review import query
 from proxy.review.files import in_window, progress
 from proxy.review.text import table
+from proxy.store.documents import DocumentStore
 
 ROBOTS = "robots.txt"
 TDM = "tdm-reservation"

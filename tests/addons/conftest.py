@@ -10,7 +10,7 @@ from flows import pipeline
 from mitmproxy.test import taddons
 
 from addons import default_addons
-from proxy.pipeline import Pipeline
+from proxy.engine.pipeline import Pipeline
 from proxy.ruleset import Ruleset
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
 
-from proxy.logwriter import LogWriter
-from proxy.pipeline import Pipeline
+from proxy.engine.pipeline import Pipeline
 from proxy.ruleset import Ruleset
+from proxy.store.logwriter import LogWriter
 
 
 def make_flow(

@@ -7,8 +7,8 @@ from flows import make_flow, records, run, upstream_response
 
 from addons import default_addons
 from addons.classify import client_ip, request_info
+from proxy.engine.pipeline import BYTES, CLASSIFICATION, SIGNALS, VERDICT, Pipeline
 from proxy.model import Action, Identity
-from proxy.pipeline import BYTES, CLASSIFICATION, SIGNALS, VERDICT, Pipeline
 
 GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
 

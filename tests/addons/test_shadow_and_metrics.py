@@ -9,8 +9,8 @@ from metricsample import sample
 from mitmproxy.flow import Error
 
 from addons import default_addons
+from proxy.engine.pipeline import SHADOW, VERDICT, Pipeline
 from proxy.model import Action, Verdict
-from proxy.pipeline import SHADOW, VERDICT, Pipeline
 
 GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
 BLOCK = Verdict(Action.BLOCK, "block-ai-training")

@@ -11,10 +11,10 @@ from paths import RULES
 
 from addons.sites import Refusal, Sites, choose, send_to
 from addons.sitetls import SiteTls
-from proxy.logwriter import LogWriter
-from proxy.pipeline import RULESET, VERDICT, Pipeline
+from proxy.config.sites import parse_upstream
+from proxy.engine.pipeline import RULESET, VERDICT, Pipeline
 from proxy.ruleset import Ruleset, load_rules
-from proxy.sites import parse_upstream
+from proxy.store.logwriter import LogWriter
 
 SITES = (
     "sites:\n"

@@ -11,12 +11,12 @@ from mitmproxy import http
 
 from addons.classify import Classify
 from addons.verify import Verify
-from proxy.clientaddr import parse_trusted
-from proxy.fcrdns import FcrdnsVerifier
+from proxy.engine.pipeline import CLASSIFICATION
+from proxy.identity.clientaddr import parse_trusted
+from proxy.identity.fcrdns import FcrdnsVerifier
+from proxy.identity.verify import Verifier
 from proxy.model import Identity
-from proxy.pipeline import CLASSIFICATION
 from proxy.ruleset import Ruleset
-from proxy.verify import Verifier
 
 
 class Dns:

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from harness import ROOT, Proxy, Upstream, start_proxy
 
-from proxy import licence
+from proxy.licensing import tokens as licence
 
 GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
 SEARCHBOT = "Mozilla/5.0 (compatible; OAI-SearchBot/1.0; +https://openai.com/searchbot)"

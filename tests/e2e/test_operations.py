@@ -220,7 +220,7 @@ async def test_reload_on_file_change_and_on_sighup_logged_as_json(
     _, stderr = await stop(proxy)
     lines = [json.loads(line) for line in stderr.splitlines()]
     assert all(set(e) >= {"@timestamp", "log.level", "log.logger", "message"} for e in lines)
-    reloads = [e["message"] for e in lines if e["log.logger"] == "proxy.reloader"]
+    reloads = [e["message"] for e in lines if e["log.logger"] == "proxy.engine.reloader"]
     assert any(m.startswith("rules reloaded (file): version ") for m in reloads)
     assert any(m.startswith("rules reloaded (signal): version ") for m in reloads)
 

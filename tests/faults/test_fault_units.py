@@ -11,9 +11,9 @@ from mitmproxy.test import taddons
 
 from addons.limits import Limits
 from addons.robots import READ_LIMIT, Capture, decode_capped
-from proxy import enginepatch
-from proxy.robots import MergedRobots
-from proxy.signals import HeaderSignals
+from proxy.engine import patches as enginepatch
+from proxy.signals.headers import HeaderSignals
+from proxy.signals.robotstxt import MergedRobots
 
 
 def test_upstream_timeout_becomes_a_504(monkeypatch: pytest.MonkeyPatch) -> None:

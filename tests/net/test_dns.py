@@ -15,7 +15,7 @@ import dns.reversename
 import dns.rrset
 import pytest
 
-from proxy.fcrdns import FcrdnsVerifier
+from proxy.identity.fcrdns import FcrdnsVerifier
 from proxy.net.dns import DnsResolver
 
 GENUINE_HOST = "crawl-66-249-66-1.googlebot.com."

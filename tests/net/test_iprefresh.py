@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from proxy.ipranges import IpRanges, Snapshot, parse_snapshot
+from proxy.identity.ipranges import IpRanges, Snapshot, parse_snapshot
 from proxy.net.iprefresh import IpRangeRefresher, load_saved, snapshot_document
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)

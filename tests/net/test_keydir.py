@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from proxy.identity.webbotauth import jwk_thumbprint
 from proxy.net import keydir
 from proxy.net.keydir import WELL_KNOWN, KeyDirectory, KeyDirectoryError, is_public
-from proxy.webbotauth import jwk_thumbprint
 
 JWK = {"kty": "OKP", "crv": "Ed25519", "x": "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs"}
 KEYID = "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"

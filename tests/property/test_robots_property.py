@@ -3,7 +3,7 @@
 Files are built from groups of product tokens and Allow/Disallow paths, with
 blank lines, comments and Sitemap lines between them. Protego (the parser Scrapy
 uses) answers for every agent of the file and one it does not name, before and
-after `proxy.robots.merge`; reserved agents must be refused everywhere afterwards.
+after `proxy.signals.robotstxt.merge`; reserved agents must be refused everywhere afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from protego import Protego
 
-from proxy.robots import RobotsPolicy, merge
+from proxy.signals.robotstxt import RobotsPolicy, merge
 
 # derandomize: CI runs the same examples every time, so a failure is reproducible
 # and main never goes red by chance; widen max_examples locally to search further.

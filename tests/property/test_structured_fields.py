@@ -7,8 +7,8 @@ from http_sf.types import Token
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.reservation import Reservation
-from proxy.signals import content_usage, merge_robots_tag
+from proxy.config.reservation import Reservation
+from proxy.signals.headers import content_usage, merge_robots_tag
 
 # derandomize: CI runs the same examples every time, so a failure is reproducible
 # and main never goes red by chance; widen max_examples locally to search further.

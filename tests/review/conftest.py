@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from loggen import LogBuilder, scenario
 
-from proxy.logcli import add_parsers
-from proxy.review.cli import add_evidence_parser, add_review_parsers
+from proxy.cli.logs import add_parsers
+from proxy.cli.review import add_evidence_parser, add_review_parsers
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Access logs whose answers are known, written the way the proxy writes them.
 
-Records are built like proxy.accesslog builds them and stamped by the real
-proxy.chain.ChainWriter; served documents go into the real DocumentStore; a log
-can be rotated into gzipped files named like proxy.logfiles names them. Tests
+Records are built like proxy.evidence.record builds them and stamped by the real
+proxy.evidence.chain.ChainWriter; served documents go into the real DocumentStore; a log
+can be rotated into gzipped files named like proxy.evidence.logfiles names them. Tests
 add requests one by one, so each test can say exactly what the answer is.
 """
 
@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from proxy.chain import GENESIS, HEAD_FILE, ChainWriter, save_head
-from proxy.evidence import DocumentStore
-from proxy.logfiles import compress, rotated_name
+from proxy.evidence.chain import GENESIS, HEAD_FILE, ChainWriter, save_head
+from proxy.evidence.logfiles import compress, rotated_name
+from proxy.store.documents import DocumentStore
 
 SIGNALS = ["tdm-reservation", "tdm-policy", "content-usage", "link-license", "x-robots-tag"]
 AGENTS = {  # name: (operator, purpose, user agent)

@@ -117,7 +117,8 @@ def test_cli_offers_every_grouping_without_loading_duckdb() -> None:
     import subprocess
     import sys
 
-    from proxy.review import cli, summary
+    from proxy.cli import review as cli
+    from proxy.review import summary
 
     assert cli.GROUPS == summary.GROUPS
     # `optout run` imports the CLI: the analytics engine must not come with it.

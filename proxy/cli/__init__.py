@@ -1,0 +1,1 @@
+"""The `optout` command: each command's arguments, and the settings they resolve."""

@@ -1,0 +1,144 @@
+"""`optout logs`: the access log's commands; this module adds `verify`.
+
+    optout logs verify [FILES]   check the hash chain; names the first bad record
+
+Exit codes: 0 the chain is intact, 1 it is not (a record was changed, removed,
+inserted or reordered), 2 the check could not be made (unreadable files, a bad
+or missing key). The HMAC key never appears in any output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from proxy.errors import SettingsError
+from proxy.evidence.chain import (
+    HEAD_FILE,
+    Head,
+    load_head,
+    load_hmac_key,
+)
+from proxy.evidence.chainverify import VerifyResult, verify_lines
+from proxy.evidence.logfiles import chain_order, iter_lines, log_files
+from proxy.settings import DEFAULTS
+
+VERIFY_HELP = """\
+Check the access log's hash chain: every record must link to the one before it.
+Without FILES, the log at --log (env OPTOUT_LOG) is read with all its rotated
+files; FILES given (plain or .gz, e.g. a shell glob) are put in chain order.
+A log that starts after record 1 (older files deleted by retention) is checked
+from its first record on. Records removed from the end break no link: give
+--state with the state dir the proxy writes to, whose chain-head.json holds the
+last record written, to detect them (keep that file with the logs)."""
+
+
+class UsageError(Exception):
+    """The check cannot be made as asked: exit code 2."""
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> (
+    argparse._SubParsersAction[argparse.ArgumentParser]
+):  # fmt: skip
+    """Add `logs` and its `verify` subcommand; returns `logs`' subparsers for more."""
+    logs = commands.add_parser("logs", help="verify and review the access log")
+    subcommands = logs.add_subparsers(required=True, metavar="SUBCOMMAND")
+    verify = subcommands.add_parser(
+        "verify",
+        help="check the log's hash chain; names the first bad record",
+        description=VERIFY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify.add_argument("files", nargs="*", type=Path, metavar="FILES")
+    verify.add_argument("--log", help="the log file (env OPTOUT_LOG), when FILES are not given")
+    verify.add_argument(
+        "--state",
+        type=Path,
+        help="the proxy's state dir: check the log's end against its chain head",
+    )
+    verify.add_argument(
+        "--key-file",
+        help="file holding the HMAC key the log was written with "
+        "(env OPTOUT_LOG_HMAC_KEY_FILE, or the key in OPTOUT_LOG_HMAC_KEY)",
+    )
+    verify.set_defaults(handler=run_verify)
+    return subcommands
+
+
+def run_verify(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> int:
+    try:
+        key = load_hmac_key(environ, args.key_file)
+        files = _files(args, environ)
+        head = _head(args.state)
+        result = verify_lines(iter_lines(files), key, head)
+    except (UsageError, SettingsError) as e:
+        print(f"optout: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"optout: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    print(report(result, files, head))
+    if result.ok:
+        return 0
+    return 2 if result.needs_key else 1
+
+
+def _files(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Path]:
+    if args.files:
+        files = chain_order(args.files)
+    else:
+        log = args.log or environ.get("OPTOUT_LOG") or DEFAULTS["OPTOUT_LOG"]
+        if log == "-":
+            raise UsageError("give the log FILES to verify (the log is written to standard output)")
+        files = log_files(Path(log))
+        if not files:
+            raise UsageError(f"no log at {log}")
+    for path in files:
+        with path.open("rb"):  # fail now, with exit code 2, rather than halfway through
+            pass
+    return files
+
+
+def _head(state: Path | None) -> Head | None:
+    if state is None:
+        return None
+    try:
+        head = load_head(state / HEAD_FILE)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read the chain head: {e}") from None
+    if head is None:
+        raise UsageError(f"no chain head in {state} ({HEAD_FILE})")
+    return head
+
+
+def report(result: VerifyResult, files: list[Path], head: Head | None) -> str:
+    """What verify prints: the verdict first, then gaps and the limits of the check."""
+    if not result.ok:
+        verdict = "cannot verify" if result.needs_key else "CHAIN BROKEN"
+        where = f" at {result.file}:{result.line}" if result.file and result.line else ""
+        lines = [f"{verdict}{where}: {result.problem}"]
+        if result.records:
+            lines.append(f"the {result.records} records before it are intact")
+        return "\n".join(lines)
+    span = (
+        f"records {result.first_sequence} to {result.last_sequence}"
+        if result.records
+        else "no records"
+    )
+    lines = [f"OK: {span} ({result.records} records in {len(files)} files): the chain is intact"]
+    for gap in result.gaps:
+        lines.append(
+            f"gap: records {gap.first_sequence} to {gap.last_sequence} ({gap.lost}) were lost: "
+            f"the log could not be written ({gap.file.name}:{gap.line})"
+        )
+    if result.first_sequence not in (None, 1):
+        lines.append(
+            f"note: the log starts at record {result.first_sequence}: "
+            "the files with the records before it were not given"
+        )
+    if head is None:
+        lines.append("note: no --state given: records removed from the end would go unnoticed")
+    return "\n".join(lines)

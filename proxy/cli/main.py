@@ -1,0 +1,142 @@
+"""The `optout` command.
+
+    optout run       serve as a reverse proxy in front of --upstream
+    optout demo      serve the bundled demo label site behind the proxy
+    optout check     validate a rules directory
+    optout robots    print the robots.txt the proxy would serve
+    optout classify  show how user agents are classified and decided
+    optout replay    run past requests from an access log through the rules
+    optout logs      verify, summarise, search and report on the access log
+    optout evidence  build and verify an evidence bundle for one agent
+    optout licence   keys and licence tokens for licensed partners
+    optout charges   what the charges ledger totals, per crawler and month
+
+Human messages go to standard error; standard output carries data (the access
+log when it is '-', classify's JSON lines), so either can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from proxy import __version__
+from proxy.cli import authoring, charges, licence, logs
+from proxy.cli.authoring import summary
+from proxy.cli.review import add_evidence_parser, add_review_parsers
+from proxy.cli.serveflags import add_serve_flags
+from proxy.config.sites import SITES_FILE
+from proxy.errors import RuleError, SettingsError
+from proxy.ops import oplog
+from proxy.ruleset import Ruleset, load_rules
+from proxy.settings import parse_listen, resolve
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (RuleError, SettingsError) as e:
+        print(f"optout: {e}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="optout", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"optout-proxy {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="serve as a reverse proxy in front of --upstream")
+    add_serve_flags(run)
+    run.add_argument(
+        "--upstream", help="origin to proxy to, http(s)://HOST[:PORT] (env OPTOUT_UPSTREAM)"
+    )
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="serve the bundled demo label site behind the proxy")
+    add_serve_flags(demo)
+    demo.add_argument(
+        "--site",
+        default="127.0.0.1:0",
+        help="where the demo site listens (default: a free loopback port)",
+    )
+    demo.set_defaults(handler=_demo)
+
+    authoring.add_parsers(commands)
+    log_commands = logs.add_parsers(commands)
+    add_review_parsers(log_commands)
+    add_evidence_parser(commands)
+    licence.add_parsers(commands)
+    charges.add_parsers(commands)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = resolve(vars(args))
+    ruleset = load_rules(settings.rules)
+    from proxy.engine import runner  # the engine is imported only when serving
+
+    oplog.configure(settings.log_format, settings.log_level)
+    shadow = settings.shadow or not ruleset.policy.enforce
+
+    def announce(host: str, port: int, https: str | None, admin: str | None) -> None:
+        oplog.announce(
+            f"optout-proxy ready on http://{_hostport(host, port)}"
+            + (f", https://{https}" if https else "")
+            + f" -> {_upstreams(settings.upstream, ruleset)} ({summary(ruleset)})"
+            + (", SHADOW MODE: nothing is blocked" if shadow else "")
+            + (f", admin {admin}" if admin else ""),
+            settings.log_format,
+        )
+
+    asyncio.run(runner.serve(settings, ruleset, announce))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """`optout demo`: the demo label site on loopback with the proxy in front of it."""
+    from proxy.demo import bound_port
+    from proxy.demo import serve as serve_site
+    from proxy.engine.runner import serve  # the engine is imported only when serving
+
+    async def main() -> None:
+        site_host, site_port = parse_listen(args.site)
+        site = await serve_site(site_host, site_port)
+        upstream = f"http://{site_host}:{bound_port(site)}"
+        try:
+            settings = resolve({**vars(args), "upstream": upstream})
+            oplog.configure(settings.log_format, settings.log_level)
+            ruleset = load_rules(settings.rules)
+
+            def announce(host: str, port: int, https: str | None, admin: str | None) -> None:
+                base = f"http://{host}:{port}"
+                oplog.announce(
+                    f"optout-proxy demo: the label site {upstream} is behind {base}\n"
+                    f"  open {base}/ in a browser, or try:\n"
+                    f"  curl -si -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0' {base}/\n"
+                    f"  curl -si -A 'Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; "
+                    f"compatible; GPTBot/1.2; +https://openai.com/gptbot)' {base}/\n"
+                    + (f"  metrics: {admin}/metrics\n" if admin else "")
+                    + "  Ctrl-C stops it.",
+                    settings.log_format,
+                )
+
+            await serve(settings, ruleset, announce)
+        finally:
+            await site.cleanup()
+
+    asyncio.run(main())
+    return 0
+
+
+def _upstreams(upstream: str | None, ruleset: Ruleset) -> str:
+    """What the ready line says the proxy is in front of."""
+    if ruleset.sites is None:
+        return str(upstream)
+    return f"{len(ruleset.sites.sites)} site(s) of {ruleset.directory / SITES_FILE}"
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,223 @@
+"""The review commands: `optout logs summary|violations|search|report` and `optout evidence`.
+
+    optout logs summary [FILES] [--since T] [--until T] [--by agent|operator|purpose] [--json]
+    optout logs violations [FILES] [--state DIR] [--rules DIR] [--agent A] [--all-purposes]
+    optout logs search [FILES] [--agent ...] [--path P] [--json] [--limit N]
+    optout logs report --out report.html [FILES]
+    optout evidence --agent NAME --out bundle.zip [FILES] [--state DIR]
+    optout evidence verify bundle.zip [--key-file F]
+
+FILES default to $OPTOUT_LOG or logs/access.jsonl; a current log file stands
+for all its rotated (and gzipped) files. Data goes to standard output, messages
+and progress to standard error. Exit status 2 means the command could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+
+from proxy.errors import OptoutError, SettingsError
+from proxy.evidence.chain import load_hmac_key
+from proxy.review.files import ReviewError, parse_time, resolve
+from proxy.ruleset import load_rules
+from proxy.settings import DEFAULTS
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_review_parsers(logs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`summary`, `violations`, `search` and `report` under `optout logs`."""
+    p = logs.add_parser("summary", help="requests, blocks and identities per agent")
+    _common(p)
+    p.add_argument("--by", choices=GROUPS, default="agent", help="group rows by")
+    p.set_defaults(handler=_guard(_summary))
+
+    p = logs.add_parser("violations", help="robots.txt and TDM reservation violations")
+    _common(p)
+    _state_rules(p)
+    p.add_argument("--agent", help="only this agent's violations")
+    p.add_argument(
+        "--all-purposes",
+        action="store_true",
+        help="report TDM reservation violations of every agent, not only AI agents",
+    )
+    p.set_defaults(handler=_guard(_violations))
+
+    p = logs.add_parser("search", help="records matching filters, as a table or JSON lines")
+    _common(p)
+    for name, what in (("agent", "agent name"), ("purpose", "purpose"), ("identity", "identity")):
+        p.add_argument(f"--{name}", help=f"{what} ('-' for records with none)")
+    p.add_argument("--action", help="allow, block, error, ...")
+    p.add_argument("--ip", help="client address or network (203.0.113.0/24)")
+    p.add_argument("--path", help="path prefix, or a glob with * ? [")
+    p.add_argument("--limit", type=int, help="at most N records")
+    p.set_defaults(handler=_guard(_search))
+
+    p = logs.add_parser("report", help="one self-contained HTML page with charts")
+    _common(p, json_flag=False)
+    _state_rules(p)
+    p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    p.set_defaults(handler=_guard(_report))
+
+
+def add_evidence_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The top-level `optout evidence` (build a bundle) and `optout evidence verify BUNDLE`."""
+    p = commands.add_parser(
+        "evidence",
+        help="a zip of one agent's records with the chain proof; 'evidence verify' checks one",
+        usage="optout evidence --agent NAME --out bundle.zip [FILES] [options]\n"
+        "       optout evidence verify bundle.zip [--key-file F]",
+    )
+    p.add_argument("files", nargs="*", metavar="FILES", help="log files, or: verify BUNDLE")
+    p.add_argument("--agent", help="the agent's name as logged (optout.agent)")
+    p.add_argument("--since", help="from this time (ISO 8601, UTC unless an offset is given)")
+    p.add_argument("--until", help="before this time (a bare date: through that day)")
+    p.add_argument("--out", type=Path, help="the zip file to write")
+    p.add_argument("--state", type=Path, help="state dir (env OPTOUT_STATE, default 'state')")
+    p.add_argument(
+        "--key-file", help="HMAC key of the log (env OPTOUT_LOG_HMAC_KEY_FILE / _HMAC_KEY)"
+    )
+    p.set_defaults(handler=_guard(_evidence))
+
+
+def _common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    p.add_argument("files", nargs="*", metavar="FILES", help="log files (default: $OPTOUT_LOG)")
+    p.add_argument("--since", help="from this time (ISO 8601, UTC unless an offset is given)")
+    p.add_argument("--until", help="before this time (a bare date: through that day)")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="JSON instead of a table")
+
+
+GROUPS = ("agent", "operator", "purpose")  # as proxy.review.summary.GROUPS
+
+
+def _state_rules(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", type=Path, help="state dir (env OPTOUT_STATE, default 'state')")
+    p.add_argument("--rules", type=Path, help="rules dir (env OPTOUT_RULES, default 'rules')")
+
+
+def _guard(handler: Handler) -> Handler:
+    """Turn the errors a review can meet into one line on stderr and exit status 2."""
+
+    @wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        import duckdb  # here, not at import: `optout run` must not load an analytics engine
+
+        try:
+            return handler(args)
+        except (ReviewError, OptoutError, SettingsError, duckdb.Error) as e:
+            print(f"optout: {e}", file=sys.stderr)
+        except OSError as e:
+            print(f"optout: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def _window(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    return parse_time(args.since), parse_time(args.until, end=True)
+
+
+def _state(args: argparse.Namespace) -> Path:
+    return Path(args.state or os.environ.get("OPTOUT_STATE") or DEFAULTS["OPTOUT_STATE"])
+
+
+def _tokens(args: argparse.Namespace) -> Callable[[str], Sequence[str]]:
+    """An agent's robots tokens from the catalogue; its name when the catalogue lacks it."""
+    directory = Path(args.rules or os.environ.get("OPTOUT_RULES") or DEFAULTS["OPTOUT_RULES"])
+    catalogue = load_rules(directory).catalogue
+
+    def tokens(name: str) -> Sequence[str]:
+        agent = catalogue.by_name(name)
+        return agent.robots_tokens if agent and agent.robots_tokens else (name,)
+
+    return tokens
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from proxy.review import summary
+
+    since, until = _window(args)
+    result = summary.summarise(resolve(args.files), since, until, by=args.by)
+    _out(json.dumps(result.as_json(), indent=2) if args.json else summary.render(result))
+    return 0
+
+
+def _violations(args: argparse.Namespace) -> int:
+    from proxy.review import violations
+
+    since, until = _window(args)
+    purposes = None if args.all_purposes else violations.AI_PURPOSES
+    opts = violations.Options(since, until, args.agent, purposes)
+    found = violations.find(resolve(args.files), _state(args), _tokens(args), opts)
+    _out(json.dumps(found.as_json(), indent=2) if args.json else violations.render(found))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from proxy.review import search
+
+    since, until = _window(args)
+    filters = search.Filters(
+        args.agent, args.purpose, args.identity, args.action, args.ip, args.path, since, until
+    )
+    rows = search.search(resolve(args.files), filters, raw=args.json, limit=args.limit)
+    if args.json:
+        for row in rows:
+            sys.stdout.write(row[-1] + "\n")
+        return 0
+    _out(search.render(list(rows)))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from proxy.review import report
+
+    since, until = _window(args)
+    files = resolve(args.files)
+    page = report.build(files, _state(args), _tokens(args), since, until)
+    args.out.write_text(page, encoding="utf-8")
+    print(f"optout: wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _evidence(args: argparse.Namespace) -> int:
+    from proxy.review import evidence
+
+    if args.files[:1] == ["verify"]:
+        return _evidence_verify(args)
+    if not args.agent or not args.out:
+        raise ReviewError("evidence needs --agent NAME and --out bundle.zip")
+    since, until = _window(args)
+    want = evidence.Request(args.agent, since, until)
+    manifest = evidence.build(resolve(args.files), want, args.out, _state(args))
+    print(
+        f"optout: wrote {args.out}: {manifest['records']} record(s) of {args.agent}, "
+        f"{len(manifest['served'])} served document(s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _evidence_verify(args: argparse.Namespace) -> int:
+    from proxy.review import bundle_verify
+
+    if len(args.files) != 2:
+        raise ReviewError("usage: optout evidence verify bundle.zip [--key-file F]")
+    outcome = bundle_verify.verify(Path(args.files[1]), load_hmac_key(os.environ, args.key_file))
+    for fact in outcome.facts:
+        print(fact)
+    for problem in outcome.problems:
+        print(f"FAILED: {problem}")
+    print("OK: the bundle is consistent" if outcome.ok else "the bundle does NOT verify")
+    return 0 if outcome.ok else (2 if outcome.needs_key else 1)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

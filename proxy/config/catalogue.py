@@ -1,0 +1,252 @@
+"""The agent catalogue: rules/agents/*.yaml, one file per operator, and the matcher.
+
+Matching looks for the catalogue's product tokens in a User-Agent as whole words:
+case-insensitive, independent of version, and bounded by characters that cannot be
+part of a token (so `SLCC1` is not `LCC` and `NotCursor/1.0` is not `Cursor`).
+
+The user agent is split into words once; a one-word token is then a dict lookup
+and a token of several words is checked only when its first word is present, so
+the cost depends on the length of the user agent, not on the size of the
+catalogue. Results of recent user agents are cached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proxy.config import yamlsource
+from proxy.errors import Problem
+from proxy.model import PURPOSE_RANK, Agent, Purpose
+
+_WORD = re.compile(r"[A-Za-z0-9_-]+")
+_FILE_KEYS = ("operator", "agents")
+_AGENT_KEYS = (
+    "name",
+    "purpose",
+    "user_agents",
+    "robots_tokens",
+    "url",
+    "description",
+    "verify",
+    "control_token",
+)
+_VERIFY_KEYS = ("ip_ranges", "rdns_domains", "web_bot_auth")
+_REQUIRED = ("name", "purpose", "user_agents", "robots_tokens", "url", "description")
+_CACHE_SIZE = 4096
+_MAX_UA = 1024  # longer user agents are matched on their first _MAX_UA characters
+
+
+@dataclass(slots=True)
+class Catalogue:
+    """All known agents, with a matcher compiled once at load time."""
+
+    agents: tuple[Agent, ...]
+    # A one-word token is a whole word of the user agent: a dict lookup matches it.
+    _single: dict[str, tuple[int, Agent]] = field(default_factory=dict, repr=False)
+    # Tokens of several words ("Kangaroo Bot", "bigsur.ai"), by their first word.
+    _multi: dict[str, tuple[tuple[re.Pattern[str], int, Agent], ...]] = field(
+        default_factory=dict, repr=False
+    )
+    _cache: dict[str, Agent | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        multi: dict[str, list[tuple[re.Pattern[str], int, Agent]]] = {}
+        for agent in self.agents:
+            rank = PURPOSE_RANK[agent.purpose]
+            for ua in agent.user_agents:
+                lowered = ua.lower()
+                if _WORD.fullmatch(lowered):
+                    self._single[lowered] = (rank, agent)
+                elif (first := _WORD.match(lowered)) is not None:
+                    bounded = re.compile(rf"(?<![a-z0-9_-]){re.escape(lowered)}(?![a-z0-9_-])")
+                    multi.setdefault(first.group(), []).append((bounded, rank, agent))
+        self._multi = {k: tuple(v) for k, v in multi.items()}
+
+    def by_signature_agent(self, origin: str) -> Agent | None:
+        """The agent that signs with this Web Bot Auth Signature-Agent origin."""
+        return next((a for a in self.agents if origin in a.signature_agents), None)
+
+    def by_name(self, name: str) -> Agent | None:
+        lowered = name.lower()
+        return next((a for a in self.agents if a.name.lower() == lowered), None)
+
+    @property
+    def operators(self) -> frozenset[str]:
+        return frozenset(a.operator for a in self.agents)
+
+    def match(self, user_agent: str) -> Agent | None:
+        """The agent a User-Agent names, or None. Never raises."""
+        cached = self._cache.get(user_agent, _MISS)
+        if cached is not _MISS:
+            return cached  # type: ignore[return-value]
+        found = self._match(user_agent[:_MAX_UA])
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[user_agent] = found
+        return found
+
+    def _match(self, user_agent: str) -> Agent | None:
+        lowered = user_agent.lower()
+        words = _WORD.findall(lowered)
+        single, multi = self._single, self._multi
+        # In word order, so that among agents of the same rank the first named wins.
+        found = [single[w] for w in words if w in single]
+        if multi and not multi.keys().isdisjoint(words):
+            found += [
+                (rank, agent)
+                for w in dict.fromkeys(words)
+                if w in multi
+                for pattern, rank, agent in multi[w]
+                if pattern.search(lowered)
+            ]
+        if not found:
+            return None
+        return min(found, key=lambda hit: hit[0])[1]
+
+
+_MISS = object()
+
+
+def load_catalogue(directory: Path, problems: list[Problem]) -> Catalogue:
+    """Load every *.yaml file of `directory`; append each problem found to `problems`."""
+    located: list[tuple[Agent, str, int | None]] = []
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        problems.append(Problem(str(directory), None, "no agent files (*.yaml) found"))
+    for path in files:
+        report = yamlsource.Report(str(path))
+        located.extend((agent, str(path), line) for agent, line in _load_file(path, report))
+        problems.extend(report.problems)
+    problems.extend(_check_unique(located))
+    return Catalogue(tuple(agent for agent, _, _ in located))
+
+
+def _load_file(path: Path, report: yamlsource.Report) -> list[tuple[Agent, int | None]]:
+    data = yamlsource.load(path, report)
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        report.add(yamlsource.line_of(data), "expected a mapping with 'operator' and 'agents'")
+        return []
+    for key in yamlsource.unknown_keys(data, _FILE_KEYS):
+        report.add(yamlsource.line_of(data, key), f"unknown key {key!r}", field=key)
+    operator = data.get("operator")
+    if not isinstance(operator, str) or not operator.strip():
+        report.add(
+            yamlsource.line_of(data, "operator"), "must be a non-empty string", field="operator"
+        )
+        operator = "?"
+    entries = data.get("agents")
+    if not isinstance(entries, list) or not entries:
+        report.add(yamlsource.line_of(data, "agents"), "must be a non-empty list", field="agents")
+        return []
+    agents: list[tuple[Agent, int | None]] = []
+    for i, entry in enumerate(entries):
+        line = yamlsource.line_of(entries, i)
+        agent = _load_agent(entry, operator, line, report)
+        if agent is not None:
+            agents.append((agent, line))
+    return agents
+
+
+def _load_agent(
+    entry: Any, operator: str, line: int | None, report: yamlsource.Report
+) -> Agent | None:
+    if not isinstance(entry, dict):
+        report.add(line, "each agent must be a mapping")
+        return None
+    name = entry.get("name")
+    label = f'agent "{name}"' if isinstance(name, str) else f"agent at line {line}"
+    before = len(report.problems)
+
+    def bad(key: str, message: str) -> None:
+        report.add(yamlsource.line_of(entry, key), message, rule=label, field=key)
+
+    for key in yamlsource.unknown_keys(entry, _AGENT_KEYS):
+        bad(key, f"unknown key {key!r}")
+    for key in _REQUIRED:
+        if key not in entry:
+            report.add(line, "missing", rule=label, field=key)
+    texts = {k: entry.get(k) for k in ("name", "url", "description")}
+    for key, value in texts.items():
+        if key in entry and (not isinstance(value, str) or not value.strip()):
+            bad(key, "must be a non-empty string")
+    if isinstance(texts["url"], str) and not texts["url"].startswith(("https://", "http://")):
+        bad("url", "must be an http(s) URL")
+    purpose = entry.get("purpose")
+    if "purpose" in entry and purpose not in set(Purpose):
+        bad("purpose", f"unknown purpose {purpose!r}; expected one of {_choices(Purpose)}")
+    lists = {k: yamlsource.string_list(entry.get(k, [])) for k in ("user_agents", "robots_tokens")}
+    for key, value in lists.items():
+        if value is None:
+            bad(key, "must be a list of strings")
+    if lists["user_agents"] == [] and not entry.get("control_token"):
+        bad("user_agents", "must name at least one token (or set control_token: true)")
+    for ua in lists["user_agents"] or []:
+        if _WORD.match(ua) is None or ua != ua.strip():
+            bad("user_agents", f"{ua!r} must start with a letter, digit, '_' or '-'")
+    verify = _load_verify(entry.get("verify", {}), bad)
+    control = entry.get("control_token", False)
+    if not isinstance(control, bool):
+        bad("control_token", "must be true or false")
+    if len(report.problems) > before:
+        return None
+    return Agent(
+        name=str(name),
+        operator=operator,
+        purpose=Purpose(str(purpose)),
+        user_agents=tuple(lists["user_agents"] or ()),
+        robots_tokens=tuple(lists["robots_tokens"] or ()),
+        url=str(texts["url"]),
+        description=str(texts["description"]),
+        ip_ranges=verify[0],
+        rdns_domains=verify[1],
+        signature_agents=verify[2],
+        control_token=bool(control),
+    )
+
+
+def _load_verify(verify: Any, bad: Any) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(verify, dict):
+        bad("verify", f"must be a mapping with {', '.join(_VERIFY_KEYS)}")
+        return (), (), ()
+    for key in yamlsource.unknown_keys(verify, _VERIFY_KEYS):
+        bad("verify", f"unknown key {key!r}")
+    result = []
+    for key in _VERIFY_KEYS:
+        value = yamlsource.string_list(verify.get(key, []))
+        if value is None:
+            bad("verify", f"{key} must be a list of strings")
+        result.append(tuple(value or ()))
+    for origin in result[2]:
+        if re.fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?", origin) is None:
+            bad(
+                "verify",
+                f"web_bot_auth {origin!r} must be an https origin like https://chatgpt.com",
+            )
+    return tuple(result)
+
+
+def _check_unique(located: Iterable[tuple[Agent, str, int | None]]) -> list[Problem]:
+    problems = []
+    names: dict[str, Agent] = {}
+    tokens: dict[str, Agent] = {}
+    for agent, file, line in located:
+        rule = f'agent "{agent.name}"'
+        other = names.setdefault(agent.name.lower(), agent)
+        if other is not agent:
+            problems.append(Problem(file, line, "duplicate agent name", rule, "name"))
+        for ua in agent.user_agents:
+            owner = tokens.setdefault(ua.lower(), agent)
+            if owner is not agent:
+                message = f'token {ua!r} is already claimed by agent "{owner.name}"'
+                problems.append(Problem(file, line, message, rule, "user_agents"))
+    return problems
+
+
+def _choices(enum: Iterable[Any]) -> str:
+    return ", ".join(str(e) for e in enum)

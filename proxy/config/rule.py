@@ -1,0 +1,78 @@
+"""A compiled policy rule: ANDed matchers and an action.
+
+Patterns are compiled when the rules load (`proxy.patterns`), so a bad pattern can
+never reach a request. Rates ("10/s burst 20") are parsed here, for throttle rules.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from proxy.model import Action, Classification, Identity, Purpose, RequestInfo
+from proxy.patterns import PathMatcher
+from proxy.prices import Price
+
+_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0}
+_UNITS |= {"h": 3600.0, "hour": 3600.0}
+_RATE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)(?:\s+burst\s+([0-9]+))?\s*")
+MAX_BURST = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    action: Action
+    agents: frozenset[str] | None = None  # canonical names, lower-cased
+    operators: frozenset[str] | None = None
+    purposes: frozenset[Purpose] | None = None
+    identities: frozenset[Identity] | None = None
+    hosts: re.Pattern[str] | None = None
+    paths: PathMatcher | None = None
+    methods: frozenset[str] | None = None
+    description: str = ""
+    price: Price | None = None  # charge
+    rate: tuple[float, int] | None = None  # throttle
+    per_client: bool = False  # throttle
+
+    def matches(self, request: RequestInfo, found: Classification) -> bool:
+        agent = found.agent
+        if self.agents is not None and (agent is None or agent.name.lower() not in self.agents):
+            return False
+        if self.operators is not None and (agent is None or agent.operator not in self.operators):
+            return False
+        if self.purposes is not None and (agent is None or agent.purpose not in self.purposes):
+            return False
+        if self.identities is not None and found.identity not in self.identities:
+            return False
+        if self.methods is not None and request.method.upper() not in self.methods:
+            return False
+        if self.hosts is not None and self.hosts.fullmatch(request.host.lower()) is None:
+            return False
+        return self.paths is None or self.paths.match(request.path) is not None
+
+
+def parse_rate(text: str) -> tuple[float, int]:
+    """`(rate per second, burst)` of "10/s", "600/min", "1000/h" or "10/s burst 20".
+
+    Without `burst`, the burst is one second's worth of requests, at least 1, so a
+    crawler gets the rate evenly rather than all of an hour's allowance at once.
+    Raises ValueError.
+    """
+    match = _RATE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(
+            f"rate {text!r} must be COUNT/UNIT with an optional 'burst N', such as '10/s', "
+            "'600/min' or '1000/h burst 20'"
+        )
+    count, unit, burst_text = int(match.group(1)), match.group(2), match.group(3)
+    if unit not in _UNITS:
+        raise ValueError(f"rate {text!r}: unknown unit {unit!r}; expected s, min or h")
+    if count < 1:
+        raise ValueError(f"rate {text!r}: the count must be at least 1")
+    rate = count / _UNITS[unit]
+    burst = int(burst_text) if burst_text is not None else max(1, math.ceil(rate))
+    if not 1 <= burst <= MAX_BURST:
+        raise ValueError(f"rate {text!r}: burst must be from 1 to {MAX_BURST}")
+    return rate, burst

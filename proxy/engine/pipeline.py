@@ -1,0 +1,52 @@
+"""What the engine adapters share: the current rules, the log, the metrics and the limits.
+
+The addons read `pipeline.ruleset` once per request and keep that object on the
+flow; a reload (proxy.engine.reloader) replaces it with one assignment, so a request is
+decided, signalled and logged under one version of the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxy.evidence.privacy import Pseudonymiser
+from proxy.identity.ipranges import Network
+from proxy.identity.verify import Verifier
+from proxy.ops.metrics import Metrics
+from proxy.ruleset import Ruleset
+from proxy.store.documents import DocumentStore
+from proxy.store.logwriter import LogWriter
+
+# Keys under which the addons pass results to each other on flow.metadata.
+RULESET = "optout.ruleset"
+REQUEST = "optout.request"
+CLASSIFICATION = "optout.classification"
+SIGNED = "optout.signed"  # the parsed Web Bot Auth signature, if any
+VERDICT = "optout.verdict"
+SHADOW = "optout.shadow"  # the refusal that shadow mode decided and did not apply
+LICENCE = "optout.licence"  # the check of the licence the request presented, if any
+OUTCOME = "optout.outcome"  # what acting on the verdict did: blocked, charged, throttled...
+CHARGED = "optout.charged"  # the price a charged request pays
+SIGNALS = "optout.signals"
+RESERVED = "optout.reserved"
+BUFFER = "optout.buffer"  # True: a later addon rewrites the body, do not stream
+NOTES = "optout.notes"  # what was odd about the upstream answer, for the log
+SERVED = "optout.served"  # (kind, body) of a reservation document served, kept as evidence
+BYTES = "optout.bytes"
+LOGGED = "optout.logged"
+COUNTED = "optout.counted"  # the metrics have counted this flow
+
+
+@dataclass(slots=True)
+class Pipeline:
+    ruleset: Ruleset
+    log: LogWriter
+    verifier: Verifier | None = None  # None: identities are only claimed
+    trusted_proxies: tuple[Network, ...] = ()
+    html_limit: int = 2 * 1024 * 1024  # HTML up to this size is buffered; all else streams
+    shadow: bool = False  # decide and log, block nothing, whatever the policy's `enforce` says
+    metrics: Metrics = field(default_factory=Metrics)
+    privacy: str = "off"  # which client addresses the log pseudonymises (proxy.evidence.privacy)
+    pseudonymiser: Pseudonymiser | None = None
+    documents: DocumentStore | None = None  # served robots.txt, tdmrep.json, ai.txt
+    ledger: LogWriter | None = None  # charges, hash-chained like the access log

@@ -1,0 +1,1 @@
+"""Licence tokens: how a licensed partner proves it may fetch what the rules hold back."""

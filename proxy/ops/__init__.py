@@ -1,0 +1,1 @@
+"""The proxy's account of itself: Prometheus metrics and the operational log."""

@@ -1,0 +1,67 @@
+"""The proxy's own messages: text or JSON lines on stderr, mitmproxy's chatter kept down."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from proxy.ops import oplog
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in oplog.QUIET_LOGGERS}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_json_lines_from_the_level_up() -> None:
+    out = io.StringIO()
+    oplog.configure("json", "info", out)
+    logging.getLogger("proxy.engine.reloader").debug("not shown")
+    logging.getLogger("proxy.engine.reloader").info("rules reloaded (%s)", "signal")
+    logging.getLogger("mitmproxy.proxy.server").info("client connect")  # chatter
+    logging.getLogger("mitmproxy.proxy.server").warning("engine trouble")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("proxy.engine.runner").exception("failed")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(e["log.level"], e["log.logger"], e["message"]) for e in lines] == [
+        ("info", "proxy.engine.reloader", "rules reloaded (signal)"),
+        ("warning", "mitmproxy.proxy.server", "engine trouble"),
+        ("error", "proxy.engine.runner", "failed"),
+    ]
+    assert lines[0]["@timestamp"].endswith("Z")
+    assert "ValueError: boom" in lines[2]["error.stack_trace"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_text_and_reconfiguring_replaces_the_handler() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    oplog.configure("text", "debug", first)
+    oplog.configure("text", "warning", second)
+    logging.getLogger("proxy.x").info("quiet")
+    logging.getLogger("proxy.x").warning("loud")
+    assert first.getvalue() == ""
+    assert second.getvalue().rstrip().endswith("WARNING proxy.x: loud")
+
+
+def test_the_ready_line() -> None:
+    out = io.StringIO()
+    oplog.announce("optout-proxy ready on http://127.0.0.1:8080", "text", out)
+    assert out.getvalue() == "optout-proxy ready on http://127.0.0.1:8080\n"
+    out = io.StringIO()
+    oplog.announce("optout-proxy ready on http://127.0.0.1:8080", "json", out)
+    entry = json.loads(out.getvalue())
+    assert entry["message"] == "optout-proxy ready on http://127.0.0.1:8080"
