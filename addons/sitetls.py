@@ -19,6 +19,10 @@ The rest (ciphers, ALPN so HTTP/2 works, upstream TLS) is TlsConfig's. The
 certificates come from the rules in force, so a reload swaps them too. The
 chain (without the key) is written to the state directory because OpenSSL
 builds the chain it sends from a file.
+
+TlsConfig would also create mitmproxy's CA (a private key in the state dir) and
+answer `GET …/mitmproxy-<serial>.crl` with its revocation list. Neither is ever
+used here, so neither exists: the store keeps only the DH parameters.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import os
 from pathlib import Path
 
 from cryptography import x509
-from mitmproxy import certs, tls
+from mitmproxy import certs, ctx, http, tls
 from mitmproxy.addons import tlsconfig
 from mitmproxy.proxy import context
 from OpenSSL import SSL
@@ -38,6 +42,15 @@ from proxy.config.sites import Site, host_of
 from proxy.engine.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+# The options for which TlsConfig.configure would build its CertStore (and a CA).
+_STORE_OPTIONS = {"certs", "confdir", "key_size", "cert_passphrase", "emudhra", "emudhra_old"}
+
+
+class NoCertStore:
+    """What TlsConfig needs of its CertStore when no certificate is ever minted."""
+
+    def __init__(self, dhparams: certs.DHParams) -> None:
+        self.dhparams = dhparams
 
 
 class SiteTls(tlsconfig.TlsConfig):
@@ -48,6 +61,19 @@ class SiteTls(tlsconfig.TlsConfig):
         self.chains = state / "tls"
         self.tls_listener = tls_listener
         self._entries: dict[str, certs.CertStoreEntry] = {}
+
+    def configure(self, updated: set[str] | str) -> None:
+        # TlsConfig.running() calls configure("confdir") with a bare string.
+        keys = {updated} if isinstance(updated, str) else set(updated)
+        if keys & _STORE_OPTIONS:
+            confdir = Path(ctx.options.confdir).expanduser()
+            confdir.mkdir(parents=True, exist_ok=True)
+            dhparams = certs.CertStore.load_dhparam(confdir / "mitmproxy-dhparam.pem")
+            self.certstore = NoCertStore(dhparams)  # type: ignore[assignment]
+        super().configure(keys - _STORE_OPTIONS)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        """No CA, so no revocation list to serve (TlsConfig.request would)."""
 
     def site_for(self, conn_context: context.Context) -> Site | None:
         """The site whose certificate this client gets, or None to refuse it."""

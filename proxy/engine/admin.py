@@ -123,11 +123,15 @@ class Admin:
 
 
 def authorized(header: str, token: str) -> bool:
-    """`Bearer <token>`, the token compared in constant time."""
+    """`Bearer <token>`, the token compared in constant time.
+
+    aiohttp hands over header bytes that are not UTF-8 as surrogate escapes; they
+    are compared as the bytes that arrived, so they fail like any wrong token.
+    """
     scheme, _, given = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), token.encode())
 
 
 def make_app(admin: Admin) -> web.Application:

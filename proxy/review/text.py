@@ -1,10 +1,37 @@
-"""Plain-text tables for a terminal: columns aligned, numbers right-aligned."""
+"""Plain-text tables for a terminal: columns aligned, numbers right-aligned.
+
+Every text in a record came from the wire (paths, user agents, hosts): a crawler
+can put terminal escape sequences or bidirectional overrides there. `printable`
+shows them as escapes, so reviewing a log can neither drive the terminal nor
+make a line read differently from what it holds.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Collection, Sequence
 
 Cell = str | int | float | bool | None
+# C0 controls, DEL and C1 controls; other invisible format characters are found
+# by their Unicode category (Cf: bidi overrides, zero-width joiners, BOM).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with control and format characters written as \\xNN or \\uNNNN."""
+    if text.isprintable():
+        return text
+    return "".join(_escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if _CONTROL.match(char):
+        return f"\\x{code:02x}"
+    if unicodedata.category(char) in ("Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
 
 
 def cell(value: Cell) -> str:
@@ -16,7 +43,7 @@ def cell(value: Cell) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.1f}"
-    return value
+    return printable(value)
 
 
 def table(

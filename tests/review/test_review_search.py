@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import run_cli
 from loggen import LogBuilder, at
@@ -63,3 +65,17 @@ def test_table(built: LogBuilder, capsys: pytest.CaptureFixture[str]) -> None:
         "/b/2",
     ]
     assert lines[-1] == "1 record(s)"
+
+
+def test_the_table_shows_terminal_escapes_as_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crawler's path must not drive the reviewer's terminal or reverse a line."""
+    b = LogBuilder(tmp_path)
+    b.request(1, "GPTBot", "/a\x1b]0;pwned\x07\x1b[2J\u202e/b\x9b31m")
+    log = b.write()
+    assert run_cli(["logs", "search", str(log)]) == 0
+    out = capsys.readouterr().out
+    for control in ("\x1b", "\u202e", "\x9b"):
+        assert control not in out
+    assert "/a\\x1b]0;pwned\\x07\\x1b[2J\\u202e/b\\x9b31m" in out
