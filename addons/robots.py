@@ -2,7 +2,8 @@
 
 The request goes to the upstream as usual; its answer (body and status) is
 merged. responseheaders runs before Signals, which would otherwise stream a
-text/plain body.
+text/plain body. A HEAD is sent upstream as GET, so its answer carries the
+length GET's merged file has, and the log names the same served file.
 
 How much of the upstream's file is read is capped, since a robots.txt can be
 anything from a few lines to an endless stream. A body announced at no more
@@ -13,40 +14,52 @@ the merged file (status 200, chunked) is sent when the upstream's body ends.
 Memory stays bounded whatever the upstream sends; the rest is still read, so
 the upstream connection stays usable. The merge itself caps what it serves at
 `proxy.signals.robotstxt.merge`'s limit (500 KiB), our reservation first. A cut is noted
-in the log. gzip and deflate bodies are decoded incrementally with the same
-bound (a compression bomb stops there); br and zstd bodies only when complete.
+in the log. gzip, deflate, br and zstd bodies are decoded with the same bound on
+the decoded size (`proxy.signals.codings`: a compression bomb stops there), and
+the start of a cut compressed body is read like the start of a plain one.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 
 from mitmproxy import http
-from mitmproxy.net import encoding
 
 from proxy.engine.pipeline import BUFFER, BYTES, NOTES, REQUEST, RULESET, SERVED, Pipeline
+from proxy.signals import codings
 from proxy.signals.robotstxt import MergedRobots, merge
 
 ROBOTS_PATH = "/robots.txt"
 READ_LIMIT = 1024 * 1024  # bytes of the upstream's file read, before and after decoding
 CAPTURE = "optout.robots_capture"
-_ZLIB_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "deflateraw": -15}
+HEAD_AS_GET = "optout.robots_head"  # a HEAD sent upstream as GET, so it is merged like one
 
 
 class Robots:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
 
+    def request(self, flow: http.HTTPFlow) -> None:
+        """HEAD must describe what GET serves, so the upstream is asked for its file."""
+        if flow.response or flow.error or not flow.live:
+            return
+        request = flow.metadata.get(REQUEST)
+        if request is not None and request.path == ROBOTS_PATH and flow.request.method == "HEAD":
+            flow.request.method = "GET"
+            flow.metadata[HEAD_AS_GET] = True
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(HEAD_AS_GET):
+            flow.request.method = "HEAD"  # what the client asked: no body goes back
         response = self._robots_response(flow)
         if response is None:
             return
         flow.metadata[BUFFER] = True
-        if flow.request.method == "HEAD" or _announced_small(response):
+        if _announced_small(response):
             response.stream = False
             return
         capture = Capture(response.status_code, response.headers.get("content-encoding", ""))
+        capture.send = flow.request.method != "HEAD"
         capture.merge = lambda body, status, notes: self._merge(flow, body, status, notes)
         flow.metadata[CAPTURE] = capture
         response.status_code = 200
@@ -69,7 +82,9 @@ class Robots:
         response.status_code = merged.status
         response.headers.pop("content-encoding", None)
         response.headers["content-type"] = "text/plain; charset=utf-8"
-        response.content = b"" if flow.request.method == "HEAD" else merged.text.encode()
+        response.content = merged.text.encode()
+        if flow.request.method == "HEAD":  # the length GET gets, and no body
+            response.raw_content = b""
 
     def _merge(
         self, flow: http.HTTPFlow, body: bytes | None, status: int, notes: tuple[str, ...]
@@ -106,6 +121,7 @@ class Capture:
         self.kept = bytearray()
         self.cut = False
         self.done = False
+        self.send = True  # False for HEAD: merge (for the log), send nothing
         self.merge: Callable[[bytes | None, int, tuple[str, ...]], MergedRobots] | None = None
 
     def __call__(self, data: bytes) -> list[bytes]:
@@ -121,7 +137,7 @@ class Capture:
         body, notes = decode_capped(bytes(self.kept), self.coding, self.cut)
         self.kept = bytearray()
         merged, self.merge = self.merge(body, self.status, notes), None
-        return [merged.text.encode()]
+        return [merged.text.encode()] if self.send else []
 
 
 def decode_capped(raw: bytes, coding: str, cut: bool) -> tuple[bytes | None, tuple[str, ...]]:
@@ -129,24 +145,17 @@ def decode_capped(raw: bytes, coding: str, cut: bool) -> tuple[bytes | None, tup
     notes = (
         (f"upstream robots.txt over {READ_LIMIT} bytes: only its start was read",) if cut else ()
     )
-    if coding in ("", "identity"):
+    if coding in codings.IDENTITY:
         return (_whole_lines(raw) if cut else raw), notes
-    if coding in _ZLIB_WBITS:
-        decoder = zlib.decompressobj(_ZLIB_WBITS[coding])
-        try:
-            text = decoder.decompress(raw, READ_LIMIT)
-        except zlib.error:
-            return None, (*notes, f"undecodable Content-Encoding {coding}")
-        if decoder.unconsumed_tail:
-            notes = (f"decoded robots.txt over {READ_LIMIT} bytes: only its start was read",)
-        return (_whole_lines(text) if cut or decoder.unconsumed_tail else text), notes
-    if cut:
-        return None, (*notes, f"a cut {coding} body cannot be decoded")
     try:
-        decoded = encoding.decode(raw, coding)
+        decoded = codings.decode(raw, coding, READ_LIMIT)
     except ValueError:
         return None, (*notes, f"undecodable Content-Encoding {coding}")
-    return (decoded[:READ_LIMIT] if isinstance(decoded, bytes) else None), notes
+    if decoded.over_limit:
+        notes = (f"decoded robots.txt over {READ_LIMIT} bytes: only its start was read",)
+    if decoded.complete:
+        return decoded.body, notes
+    return _whole_lines(decoded.body), notes
 
 
 def _whole_lines(text: bytes) -> bytes:

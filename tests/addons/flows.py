@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,12 @@ def upstream_response(
 
 
 def run(addons: list[Any], flow: http.HTTPFlow, respond: Any = None) -> None:
-    """requestheaders → (upstream answers unless an addon did) → responseheaders → response."""
+    """requestheaders → request → (upstream answers unless an addon did) → responseheaders
+    → response."""
     for addon in addons:
         if hasattr(addon, "requestheaders"):
             addon.requestheaders(flow)
+    asyncio.run(_request(addons, flow))  # inside a loop: Limits starts a timer there
     if flow.response is None and respond is not None:
         respond(flow)
     for addon in addons:
@@ -57,7 +61,19 @@ def run(addons: list[Any], flow: http.HTTPFlow, respond: Any = None) -> None:
             flow.response.raw_content = body
     for addon in addons:
         if hasattr(addon, "response"):
-            addon.response(flow)
+            result = addon.response(flow)
+            if inspect.isawaitable(result):  # async hooks, awaited as the engine does
+                asyncio.run(_awaited(result))
+
+
+async def _awaited(result: Any) -> None:
+    await result
+
+
+async def _request(addons: list[Any], flow: http.HTTPFlow) -> None:
+    for addon in addons:
+        if hasattr(addon, "request"):
+            addon.request(flow)
 
 
 def pipeline(ruleset: Ruleset, tmp_path: Path) -> Pipeline:

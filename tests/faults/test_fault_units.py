@@ -12,6 +12,7 @@ from mitmproxy.test import taddons
 from addons.limits import Limits
 from addons.robots import READ_LIMIT, Capture, decode_capped
 from proxy.engine import patches as enginepatch
+from proxy.signals import codings
 from proxy.signals.headers import HeaderSignals
 from proxy.signals.robotstxt import MergedRobots
 
@@ -82,12 +83,32 @@ def test_a_compression_bomb_stops_at_the_limit() -> None:
     assert "decoded robots.txt over" in notes[0]
 
 
+@pytest.mark.parametrize("coding", ["br", "zstd", "gzip"])
+def test_the_start_of_a_cut_compressed_body_is_read(coding: str) -> None:
+    text = b"User-agent: *\n" + b"".join(b"Disallow: /p%d/\n" % i for i in range(60_000))
+    raw = codings.encode(text, coding)
+    body, notes = decode_capped(raw[: len(raw) // 2], coding, True)
+    assert body is not None
+    assert body.endswith(b"\n")
+    assert text.startswith(body)
+    assert "only its start was read" in notes[0]
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd"])
+def test_a_br_or_zstd_bomb_stops_at_the_limit(coding: str) -> None:
+    raw = codings.encode(b"Disallow: /x\n" * (4 * READ_LIMIT // 13), coding)
+    body, notes = decode_capped(raw, coding, False)
+    assert body is not None
+    assert len(body) <= READ_LIMIT
+    assert "decoded robots.txt over" in notes[0]
+
+
 @pytest.mark.parametrize(
     ("raw", "coding", "cut", "note"),
     [
         (b"not gzip", "gzip", False, "undecodable Content-Encoding gzip"),
         (b"not br", "br", False, "undecodable Content-Encoding br"),
-        (b"\x00" * 10, "br", True, "a cut br body cannot be decoded"),
+        (b"not zstd", "zstd", True, "undecodable Content-Encoding zstd"),
     ],
 )
 def test_unreadable_bodies(raw: bytes, coding: str, cut: bool, note: str) -> None:
