@@ -36,6 +36,7 @@ from proxy.evidence import logfiles
 from proxy.evidence.chain import GAP_ACTION, HEAD_FILE, ChainWriter, digest, load_head, save_head
 
 _STOP = object()
+_TICK = object()  # no record came before the sync was due
 _BATCH = 4096  # large batches under load: one write, fsync and head save for many records
 _REPORT_EVERY = 10.0  # seconds between two reports of the same trouble
 # After the first record of a batch, wait this long for more before writing: the
@@ -108,6 +109,9 @@ class LogWriter:
         stop = False
         while not stop:
             batch, marker = self._next_batch()
+            if marker is _TICK:
+                self._sync()  # records are waiting for the head to vouch for them
+                continue
             if batch or self._gap is not None:
                 self._write(batch)
             if isinstance(marker, threading.Event):
@@ -120,7 +124,10 @@ class LogWriter:
     def _next_batch(self) -> tuple[list[dict[str, Any]], object]:
         """Up to _BATCH records, and the flush or stop marker that ended the batch, if any."""
         batch: list[dict[str, Any]] = []
-        item = self._queue.get()
+        try:
+            item = self._queue.get(timeout=self._sync_due())
+        except queue.Empty:
+            return batch, _TICK
         if item is not _STOP and not isinstance(item, threading.Event):
             time.sleep(_GATHER)
         while True:
@@ -166,6 +173,17 @@ class LogWriter:
         self._dirty = True
         if time.monotonic() - self._synced >= self._sync_interval:
             self._sync()
+
+    def _sync_due(self) -> float | None:
+        """Seconds until written records must be synced and vouched for; None: none wait.
+
+        An idle proxy still saves the head within `sync_interval` of its last
+        record, so `optout logs verify` never sees a log newer than its head for
+        longer than that (and a crash leaves at most that much unvouched).
+        """
+        if not self._dirty:
+            return None
+        return max(0.0, self._synced + self._sync_interval - time.monotonic())
 
     def _sync(self) -> None:
         """Make what was written durable, then vouch for it in the chain head."""
