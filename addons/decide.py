@@ -6,11 +6,10 @@ before any body is read, so the upstream never sees those requests (and, with
 the lazy connection strategy, is not even connected to). A valid licence, an
 accepted price or a request under the rate goes through.
 
-In shadow mode (`enforce: false` in the policy, or `--shadow`) a refusal is
-decided but not applied: the request goes to the upstream under the verdict
-`allow`/`shadow`, and the verdict it escaped is kept on the flow (SHADOW) for the
-log and the metrics. Counting it as allowed keeps summaries of `event.action`
-true to what the site actually served.
+The decision itself (licence, rules, shadow mode, act) is
+proxy.decision.request's, which `optout classify` calls too. In shadow mode the
+verdict a refusal escaped is kept on the flow (SHADOW) for the log and the
+metrics.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ import time
 from mitmproxy import http
 from mitmproxy.net.http.status_codes import RESPONSES
 
-from proxy.decision.act import Answer, Buckets, answer
-from proxy.decision.decide import decide
+from proxy.decision.act import Answer, Buckets
+from proxy.decision.request import decide_request
 from proxy.engine.pipeline import (
     CHARGED,
     CLASSIFICATION,
@@ -33,9 +32,6 @@ from proxy.engine.pipeline import (
     VERDICT,
     Pipeline,
 )
-from proxy.model import Action, Verdict
-
-SHADOWED = Verdict(Action.ALLOW, "shadow")
 
 
 class Decide:
@@ -46,21 +42,20 @@ class Decide:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or REQUEST not in flow.metadata:
             return
-        ruleset = flow.metadata[RULESET]
-        policy = ruleset.policy
-        request = flow.metadata[REQUEST]
-        found = flow.metadata[CLASSIFICATION]
-        headers = flow.request.headers
-        check = policy.licences.check(
-            headers.get("authorization"), found.name, request.path, time.time()
+        decision = decide_request(
+            flow.metadata[RULESET].policy,
+            flow.metadata[REQUEST],
+            flow.metadata[CLASSIFICATION],
+            flow.request.headers.get,
+            shadow=self.pipeline.shadow,
+            buckets=self.buckets,
+            now=time.time(),
         )
-        flow.metadata[LICENCE] = check
-        verdict = decide(policy, request, found, check)
-        if verdict.action is not Action.ALLOW and (self.pipeline.shadow or not policy.enforce):
-            flow.metadata[SHADOW] = verdict
-            verdict = SHADOWED
-        flow.metadata[VERDICT] = verdict
-        result = answer(policy, verdict, request, found, headers.get, check, self.buckets)
+        flow.metadata[LICENCE] = decision.licence
+        if decision.shadow is not None:
+            flow.metadata[SHADOW] = decision.shadow
+        flow.metadata[VERDICT] = decision.verdict
+        result = decision.act
         flow.metadata[OUTCOME] = result.outcome
         if isinstance(result, Answer):
             flow.response = _response(result)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import re
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
+from proxy.cli.main import _parser
 from proxy.errors import SettingsError
-from proxy.settings import parse_listen, parse_upstream, resolve
+from proxy.settings import (
+    BY_NAME,
+    SETTINGS,
+    Settings,
+    describe,
+    lookup,
+    parse_listen,
+    parse_upstream,
+    resolve,
+    value,
+)
 
 NO_FLAGS: dict[str, str | None] = {}
 
@@ -157,3 +173,145 @@ def test_an_empty_token_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("\n")
     with pytest.raises(SettingsError, match="is empty"):
         resolve({"admin_token_file": str(tmp_path / "token")}, {"OPTOUT_UPSTREAM": "http://o"})
+
+
+# The table: one declaration per setting gives its flag, variable, default, help and field.
+
+UPSTREAM = {"OPTOUT_UPSTREAM": "http://origin"}
+
+
+def test_every_settings_field_comes_from_exactly_one_setting() -> None:
+    filled = [target for setting in SETTINGS for target in setting.targets]
+    assert sorted(filled) == sorted(f.name for f in dataclasses.fields(Settings))
+    assert len({s.env for s in SETTINGS}) == len(SETTINGS)
+
+
+def test_settings_made_in_code_have_the_tables_defaults() -> None:
+    made = Settings("http://o", "127.0.0.1", 8080, Path("rules"), "-", Path("state"))
+    resolved = resolve(NO_FLAGS, UPSTREAM)
+    different = {
+        f.name
+        for f in dataclasses.fields(Settings)
+        if getattr(made, f.name) != getattr(resolved, f.name)
+    }
+    assert different == {"upstream", "admin"}  # admin: off unless a command asks for it
+    assert made.admin is None
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field", "expected"),
+    [
+        ("listen", "0.0.0.0:9000", "listen_port", 9000),
+        ("tls", "127.0.0.1:8443", "tls_listen", ("127.0.0.1", 8443)),
+        ("rules", "elsewhere", "rules", Path("elsewhere")),
+        ("log", "access.jsonl", "log", "access.jsonl"),
+        ("state", "/var/lib/optout", "state", Path("/var/lib/optout")),
+        ("trusted_proxies", "10.0.0.0/8", "trusted_proxies", (IPv4Network("10.0.0.0/8"),)),
+        ("verify_dns", "off", "verify_dns", False),
+        ("web_bot_auth", "off", "web_bot_auth", False),
+        ("ipranges_refresh", "3600", "ipranges_refresh", 3600),
+        ("admin", "off", "admin", None),
+        ("shadow", "on", "shadow", True),
+        ("shutdown_timeout", "2.5", "shutdown_timeout", 2.5),
+        ("upstream_timeout", "5", "upstream_timeout", 5.0),
+        ("max_body", "512k", "max_body", "512k"),
+        ("log_format", "json", "log_format", "json"),
+        ("log_level", "debug", "log_level", "debug"),
+        ("log_privacy", "all", "log_privacy", "all"),
+        ("log_max_bytes", "2048", "log_max_bytes", 2048),
+        ("log_keep", "3", "log_keep", 3),
+    ],
+)
+def test_a_flag_and_its_variable_set_the_same_field(
+    name: str, text: str, field: str, expected: object
+) -> None:
+    setting = BY_NAME[name]
+    argv = [setting.flag] if setting.const is not None else [setting.flag, text]
+    args = _parser().parse_args(["run", "--upstream", "http://origin", *argv])
+    assert getattr(resolve(vars(args), {}), field) == expected
+    assert getattr(resolve(NO_FLAGS, {**UPSTREAM, setting.env: text}), field) == expected
+    assert getattr(resolve(NO_FLAGS, UPSTREAM), field) != expected
+
+
+def test_secrets_come_from_a_file_flag_or_variable(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("k" * 32 + "\n")
+    args = _parser().parse_args(["run", "--upstream", "http://o", "--log-hmac-key-file", str(key)])
+    assert resolve(vars(args), {}).log_hmac_key == b"k" * 32
+    from_file_var = {**UPSTREAM, "OPTOUT_LOG_HMAC_KEY_FILE": str(key)}
+    assert resolve(NO_FLAGS, from_file_var).log_hmac_key == b"k" * 32
+    itself = {**UPSTREAM, "OPTOUT_LOG_HMAC_KEY": "v" * 16}
+    assert resolve(NO_FLAGS, itself).log_hmac_key == b"v" * 16
+    assert resolve(NO_FLAGS, UPSTREAM).log_hmac_key is None
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("upstream", "ftp://origin"),
+        ("tls", "nowhere:port"),
+        ("listen", "host:"),
+        ("trusted_proxies", "10.0.0.0/33"),
+        ("verify_dns", "maybe"),
+        ("web_bot_auth", "maybe"),
+        ("ipranges_refresh", "5"),
+        ("admin", "nowhere"),
+        ("admin_token_file", "/nonexistent/token"),
+        ("shadow", "perhaps"),
+        ("shutdown_timeout", "-1"),
+        ("upstream_timeout", "0"),
+        ("max_body", "lots"),
+        ("log_format", "xml"),
+        ("log_level", "loud"),
+        ("log_privacy", "some"),
+        ("log_max_bytes", "10"),
+        ("log_keep", "0"),
+    ],
+)
+def test_a_bad_value_names_the_flag_and_the_variable(name: str, bad: str) -> None:
+    setting = BY_NAME[name]
+    with pytest.raises(SettingsError) as raised:
+        resolve(NO_FLAGS, {**UPSTREAM, setting.env: bad})
+    assert f"{setting.flag} / {setting.env}" in str(raised.value)
+
+
+def test_the_tls_listener_must_differ_from_the_plain_one() -> None:
+    same = {**UPSTREAM, "OPTOUT_LISTEN": "127.0.0.1:8443", "OPTOUT_TLS_LISTEN": "127.0.0.1:8443"}
+    with pytest.raises(SettingsError, match="must differ from the plain listener"):
+        resolve(NO_FLAGS, same)
+
+
+def test_help_names_each_variable_and_says_each_default_once() -> None:
+    run = next(
+        action.choices["run"]
+        for action in _parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    text = " ".join(run.format_help().split())
+    for setting in SETTINGS:
+        assert "default" not in setting.help, setting.name  # describe() adds it
+        described = " ".join(describe(setting).split())
+        assert described in text
+        assert f"env {setting.env}" in described
+        if setting.default:
+            assert described.count("default") == 1
+            assert described.endswith(f", default {setting.default})")
+
+
+def test_lookup_takes_the_flag_then_the_variable_then_the_default() -> None:
+    env = {"OPTOUT_STATE": "from-env", "OPTOUT_RULES": ""}
+    assert lookup("state", {"state": "from-flag"}, env) == "from-flag"
+    assert lookup("state", {"state": None}, env) == "from-env"
+    assert lookup("rules", {}, env) == "rules"  # an empty variable is unset
+    assert lookup("log", {}, {}, default="logs/access.jsonl") == "logs/access.jsonl"
+    assert lookup("upstream", {}, {}) is None
+    assert value("state", {}, env) == Path("from-env")
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    readers = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "proxy").rglob("*.py")
+        if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text(encoding="utf-8"))
+    }
+    assert readers == {"proxy/settings.py"}

@@ -2,31 +2,20 @@
 
 optout check     validate a rules directory
 optout robots    print the robots.txt the proxy would serve
-optout classify  show how user agents are classified and decided
+optout classify  show how user agents are classified and decided (proxy.cli.classify)
 optout replay    run past requests from an access log through the rules
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import os
 import sys
-from collections.abc import Iterable
 from pathlib import Path
-from time import time
 from typing import Any
 
-from proxy.cli.serveflags import add_rules_flag, rules_dir
-from proxy.decision import act
-from proxy.decision.decide import decide
-from proxy.errors import RuleError, SettingsError
-from proxy.evidence.record import act_fields
-from proxy.identity.classify import classify
-from proxy.identity.fcrdns import FcrdnsVerifier
-from proxy.identity.verify import Verifier
-from proxy.model import Classification, RequestInfo
+from proxy.cli import classify
+from proxy.cli.serveflags import add_rules_flag, setting_value
+from proxy.errors import RuleError
 from proxy.ruleset import Ruleset, load_rules
 from proxy.signals.robotstxt import merge
 
@@ -48,27 +37,7 @@ def add_parsers(commands: Any) -> None:
     robots.add_argument("--host", default="", help="Host of the request (rules may match on it)")
     robots.set_defaults(handler=_robots)
 
-    cls = commands.add_parser("classify", help="classify user agents and show the decision")
-    add_rules_flag(cls)
-    cls.add_argument("--user-agent", help="the User-Agent; without it, one per line from stdin")
-    cls.add_argument(
-        "--ip",
-        default="",
-        help="client address: verifies the claimed agent "
-        "(published IP ranges, and reverse DNS unless OPTOUT_VERIFY_DNS=off)",
-    )
-    cls.add_argument("--host", default="localhost", help="Host of the request")
-    cls.add_argument("--path", default="/", help="path of the request")
-    cls.add_argument("--method", default="GET", help="method of the request")
-    cls.add_argument(
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="a request header, e.g. 'Authorization: License TOKEN' or "
-        "'crawler-max-price: USD 0.05'; shows the licence and charge outcome",
-    )
-    cls.set_defaults(handler=_classify)
+    classify.add_parser(commands)
 
     replay = commands.add_parser(
         "replay", help="run past requests from an access log through the rules"
@@ -79,7 +48,7 @@ def add_parsers(commands: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    directory = rules_dir(args)
+    directory = setting_value(args, "rules")
     try:
         ruleset = load_rules(directory)
     except RuleError as e:
@@ -94,7 +63,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _robots(args: argparse.Namespace) -> int:
-    ruleset = load_rules(rules_dir(args))
+    ruleset = load_rules(setting_value(args, "rules"))
     body: bytes | None = None
     status: int | None = args.upstream_status
     if args.upstream_file is not None:
@@ -112,77 +81,6 @@ def _robots(args: argparse.Namespace) -> int:
     return 0
 
 
-def _classify(args: argparse.Namespace) -> int:
-    ruleset = load_rules(rules_dir(args))
-    agents: Iterable[str] = (
-        [args.user_agent]
-        if args.user_agent is not None
-        else (line.rstrip("\r\n") for line in sys.stdin)
-    )
-    verifier = None
-    if args.ip:
-        dns = os.environ.get("OPTOUT_VERIFY_DNS", "on").lower() not in ("off", "false", "0", "no")
-        verifier = Verifier(ruleset.ipranges, _fcrdns() if dns else None)
-    for ua in agents:
-        request = RequestInfo(args.method.upper(), args.host, args.path, ua, args.ip)
-        result = asyncio.run(classify_one(ruleset, request, verifier, _headers(args.header)))
-        print(json.dumps(result), flush=True)
-    return 0
-
-
-def _fcrdns() -> FcrdnsVerifier:
-    from proxy.net.dns import DnsResolver
-
-    return FcrdnsVerifier(DnsResolver())
-
-
-def _headers(values: list[str]) -> dict[str, str]:
-    headers = {}
-    for value in values:
-        name, sep, rest = value.partition(":")
-        if not sep or not name.strip():
-            raise SettingsError(f"--header {value!r} must be 'Name: value'")
-        headers[name.strip().lower()] = rest.strip()
-    return headers
-
-
-async def classify_one(
-    ruleset: Ruleset,
-    request: RequestInfo,
-    verifier: Verifier | None = None,
-    headers: dict[str, str] | None = None,
-) -> dict[str, object]:
-    found = classify(ruleset.catalogue, request)
-    if verifier is not None:
-        result = await verifier.identify(found.agent, request.client_ip)
-        found = Classification(found.agent, result.identity, result.method, result.failure)
-    headers = headers or {}
-    policy = ruleset.policy
-    check = policy.licences.check(headers.get("authorization"), found.name, request.path, time())
-    verdict = decide(policy, request, found, check)
-    agent = found.agent
-    answer: dict[str, object] = {
-        "user_agent": request.user_agent,
-        "agent": agent.name if agent else None,
-        "operator": agent.operator if agent else None,
-        "purpose": agent.purpose.value if agent else None,
-        "identity": found.identity.value,
-        "action": verdict.action.value,
-        "rule": verdict.rule,
-    }
-    acted = act.answer(policy, verdict, request, found, headers.get, check, act.Buckets())
-    answer["outcome"] = acted.outcome
-    if isinstance(acted, act.Answer):
-        answer["status"] = acted.status
-        answer["headers"] = dict(h for h in acted.headers if h[0] != "content-type")
-    answer.update(act_fields(None, verdict, check, getattr(acted, "charged", None)))
-    if found.method:
-        answer["verified_by"] = found.method
-    if found.failure:
-        answer["verification_failure"] = found.failure
-    return answer
-
-
 def summary(ruleset: Ruleset) -> str:
     policy = ruleset.policy
     return (
@@ -195,7 +93,7 @@ def _replay(args: argparse.Namespace) -> int:
     from proxy.evidence.logfiles import LogReadError, iter_records, log_files
     from proxy.review.replay import render, replay
 
-    ruleset = load_rules(rules_dir(args))
+    ruleset = load_rules(setting_value(args, "rules"))
     paths = [p for name in args.logfiles for p in log_files(Path(name))]
     try:
         result = replay(iter_records(paths), ruleset)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from proxy.cli.serveflags import add_setting_flag, setting_value
 from proxy.evidence.ledger import ledger_dir, totals
 from proxy.evidence.logfiles import LogReadError, iter_records, log_files
-from proxy.settings import DEFAULTS
 
 
 def add_parsers(commands: Any) -> None:
@@ -21,13 +20,13 @@ def add_parsers(commands: Any) -> None:
     summary.add_argument(
         "ledger", nargs="?", help="ledger file (default: STATE/ledger/ledger.jsonl)"
     )
-    summary.add_argument("--state", help="state directory (env OPTOUT_STATE, default 'state')")
+    add_setting_flag(summary, "state")
     summary.add_argument("--json", action="store_true", help="one JSON document")
     summary.set_defaults(handler=_summary)
 
 
 def _summary(args: argparse.Namespace) -> int:
-    state = Path(args.state or os.environ.get("OPTOUT_STATE") or DEFAULTS["OPTOUT_STATE"])
+    state = setting_value(args, "state")
     path = Path(args.ledger) if args.ledger else ledger_dir(state) / "ledger.jsonl"
     if not path.exists():
         print(f"optout: no ledger at {path}", file=sys.stderr)

@@ -10,21 +10,16 @@ or missing key). The HMAC key never appears in any output.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from proxy.cli.serveflags import add_setting_flag, setting_value
 from proxy.errors import SettingsError
-from proxy.evidence.chain import (
-    HEAD_FILE,
-    Head,
-    load_head,
-    load_hmac_key,
-)
+from proxy.evidence.chain import HEAD_FILE, Head, load_head
 from proxy.evidence.chainverify import VerifyResult, verify_lines
 from proxy.evidence.logfiles import chain_order, iter_lines, log_files
-from proxy.settings import DEFAULTS
+from proxy.settings import lookup
 
 VERIFY_HELP = """\
 Check the access log's hash chain: every record must link to the one before it.
@@ -53,24 +48,28 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("files", nargs="*", type=Path, metavar="FILES")
-    verify.add_argument("--log", help="the log file (env OPTOUT_LOG), when FILES are not given")
+    add_setting_flag(verify, "log", meaning="the log file, when FILES are not given")
+    # Not the state setting: without --state the end of the log is not checked, whatever
+    # OPTOUT_STATE says, so that a copy of the logs verifies away from the proxy's disk.
     verify.add_argument(
         "--state",
         type=Path,
         help="the proxy's state dir: check the log's end against its chain head",
     )
-    verify.add_argument(
-        "--key-file",
-        help="file holding the HMAC key the log was written with "
-        "(env OPTOUT_LOG_HMAC_KEY_FILE, or the key in OPTOUT_LOG_HMAC_KEY)",
+    add_setting_flag(
+        verify,
+        "log_hmac_key_file",
+        flag="--key-file",
+        meaning="file holding the HMAC key the log was written with",
     )
     verify.set_defaults(handler=run_verify)
     return subcommands
 
 
-def run_verify(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> int:
+def run_verify(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    """`environ` replaces the process's environment (tests)."""
     try:
-        key = load_hmac_key(environ, args.key_file)
+        key = setting_value(args, "log_hmac_key_file", environ)
         files = _files(args, environ)
         head = _head(args.state)
         result = verify_lines(iter_lines(files), key, head)
@@ -86,11 +85,11 @@ def run_verify(args: argparse.Namespace, environ: Mapping[str, str] = os.environ
     return 2 if result.needs_key else 1
 
 
-def _files(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Path]:
+def _files(args: argparse.Namespace, environ: Mapping[str, str] | None) -> list[Path]:
     if args.files:
         files = chain_order(args.files)
     else:
-        log = args.log or environ.get("OPTOUT_LOG") or DEFAULTS["OPTOUT_LOG"]
+        log = str(lookup("log", vars(args), environ))
         if log == "-":
             raise UsageError("give the log FILES to verify (the log is written to standard output)")
         files = log_files(Path(log))

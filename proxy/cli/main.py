@@ -49,10 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="serve as a reverse proxy in front of --upstream")
-    add_serve_flags(run)
-    run.add_argument(
-        "--upstream", help="origin to proxy to, http(s)://HOST[:PORT] (env OPTOUT_UPSTREAM)"
-    )
+    add_serve_flags(run, upstream=True)
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo", help="serve the bundled demo label site behind the proxy")

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
 
+from proxy.cli.serveflags import add_setting_flag, setting_value
 from proxy.errors import OptoutError, SettingsError
-from proxy.evidence.chain import load_hmac_key
 from proxy.review.files import ReviewError, parse_time, resolve
 from proxy.ruleset import load_rules
-from proxy.settings import DEFAULTS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -79,10 +77,8 @@ def add_evidence_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     p.add_argument("--since", help="from this time (ISO 8601, UTC unless an offset is given)")
     p.add_argument("--until", help="before this time (a bare date: through that day)")
     p.add_argument("--out", type=Path, help="the zip file to write")
-    p.add_argument("--state", type=Path, help="state dir (env OPTOUT_STATE, default 'state')")
-    p.add_argument(
-        "--key-file", help="HMAC key of the log (env OPTOUT_LOG_HMAC_KEY_FILE / _HMAC_KEY)"
-    )
+    add_setting_flag(p, "state")
+    add_setting_flag(p, "log_hmac_key_file", flag="--key-file", meaning="HMAC key of the log")
     p.set_defaults(handler=_guard(_evidence))
 
 
@@ -98,8 +94,8 @@ GROUPS = ("agent", "operator", "purpose")  # as proxy.review.summary.GROUPS
 
 
 def _state_rules(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state", type=Path, help="state dir (env OPTOUT_STATE, default 'state')")
-    p.add_argument("--rules", type=Path, help="rules dir (env OPTOUT_RULES, default 'rules')")
+    add_setting_flag(p, "state")
+    add_setting_flag(p, "rules")
 
 
 def _guard(handler: Handler) -> Handler:
@@ -125,13 +121,12 @@ def _window(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 
 def _state(args: argparse.Namespace) -> Path:
-    return Path(args.state or os.environ.get("OPTOUT_STATE") or DEFAULTS["OPTOUT_STATE"])
+    return Path(setting_value(args, "state"))
 
 
 def _tokens(args: argparse.Namespace) -> Callable[[str], Sequence[str]]:
     """An agent's robots tokens from the catalogue; its name when the catalogue lacks it."""
-    directory = Path(args.rules or os.environ.get("OPTOUT_RULES") or DEFAULTS["OPTOUT_RULES"])
-    catalogue = load_rules(directory).catalogue
+    catalogue = load_rules(setting_value(args, "rules")).catalogue
 
     def tokens(name: str) -> Sequence[str]:
         agent = catalogue.by_name(name)
@@ -210,7 +205,7 @@ def _evidence_verify(args: argparse.Namespace) -> int:
 
     if len(args.files) != 2:
         raise ReviewError("usage: optout evidence verify bundle.zip [--key-file F]")
-    outcome = bundle_verify.verify(Path(args.files[1]), load_hmac_key(os.environ, args.key_file))
+    outcome = bundle_verify.verify(Path(args.files[1]), setting_value(args, "log_hmac_key_file"))
     for fact in outcome.facts:
         print(fact)
     for problem in outcome.problems:

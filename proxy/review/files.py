@@ -8,13 +8,13 @@ proxy still keeps.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from proxy.evidence.logfiles import chain_order, log_files
+from proxy.settings import lookup
 
 DEFAULT_LOG = "logs/access.jsonl"
 PROGRESS_EVERY = 100_000
@@ -27,7 +27,7 @@ class ReviewError(Exception):
 def resolve(names: Sequence[str]) -> list[Path]:
     """The files to read, oldest first: each FILE expanded to its log's rotated files."""
     if not names:
-        default = os.environ.get("OPTOUT_LOG") or DEFAULT_LOG
+        default = str(lookup("log", default=DEFAULT_LOG))  # OPTOUT_LOG, as the proxy wrote it
         if default == "-":
             raise ReviewError("OPTOUT_LOG is '-' (standard output): name the log FILES to read")
         names = [default]

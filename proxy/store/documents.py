@@ -6,17 +6,19 @@ SHA-256 of the body served (`optout.served`); the body itself is kept in
 was shown it at that moment, even after the rules change. Bodies repeat for
 months, so the hot path is one hash and a set lookup; a body is written once,
 atomically. Failing to keep a copy never fails the request: the hash in the
-record still identifies the document, and the failure is reported on stderr.
+record still identifies the document, and the failure goes to the operational log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -42,7 +44,7 @@ class DocumentStore:
             except OSError as e:
                 if digest not in self._reported:
                     self._reported.add(digest)
-                    print(f"optout: cannot keep the served {kind} {digest}: {e}", file=sys.stderr)
+                    log.warning("cannot keep the served %s %s: %s", kind, digest, e)
                 return digest
             self._known.add(digest)
         return digest

@@ -12,8 +12,8 @@ gzip-compressed into a new file, and rotated files beyond `keep` are deleted.
 A rotated file is never written again; the chain goes on in the new file.
 
 Failure policy: when the file cannot be written (disk full, permissions), the
-proxy keeps serving. The batch's records are counted in `lost` and reported on
-stderr (at most every 10 s), and a partly written batch is cut off again. Their
+proxy keeps serving. The batch's records are counted in `lost` and reported to
+the operational log (at most every 10 s), and a partly written batch is cut off again. Their
 sequence numbers are skipped, so the chain is not broken: the first line written
 when writing works again is a `log-gap` record naming the lost numbers and
 linking to the last line actually written; `optout logs verify` lists the gaps.
@@ -21,6 +21,7 @@ linking to the last line actually written; `optout logs verify` lists the gaps.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import queue
@@ -34,6 +35,8 @@ from typing import Any
 
 from proxy.evidence import logfiles
 from proxy.evidence.chain import GAP_ACTION, HEAD_FILE, ChainWriter, digest, load_head, save_head
+
+log = logging.getLogger(__name__)
 
 _STOP = object()
 _TICK = object()  # no record came before the sync was due
@@ -165,10 +168,10 @@ class LogWriter:
         if gap is not None:
             lost = gap[1] - gap[0] + 1
             self._gap = None
-            print(
-                f"optout: access log {self.target}: writing again after {lost} lost "
-                "records (recorded as a log-gap record)",
-                file=sys.stderr,
+            log.warning(
+                "access log %s: writing again after %d lost records (recorded as a log-gap record)",
+                self.target,
+                lost,
             )
         self._dirty = True
         if time.monotonic() - self._synced >= self._sync_interval:
@@ -210,7 +213,7 @@ class LogWriter:
         now = time.monotonic()
         if now - self._reported >= _REPORT_EVERY:
             self._reported = now
-            print(f"optout: access log {self.target}: {message}", file=sys.stderr)
+            log.error("access log %s: %s", self.target, message)
 
     def _gap_record(self, first: int, last: int) -> dict[str, Any]:
         lost = last - first + 1

@@ -49,11 +49,11 @@ def test_get_refuses_unknown_malformed_and_altered_documents(tmp_path: Path) -> 
 
 
 def test_a_store_that_cannot_write_still_gives_the_hash(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "served").write_bytes(b"")  # a file where the directory should be
     store = DocumentStore(tmp_path)
     assert store.put(ROBOTS, "robots.txt") == hashlib.sha256(ROBOTS).hexdigest()
     assert store.put(ROBOTS, "robots.txt") == hashlib.sha256(ROBOTS).hexdigest()
-    err = capsys.readouterr().err
+    err = caplog.text  # the operational log (tests/cli/test_operational_messages.py)
     assert err.count("cannot keep the served robots.txt") == 1

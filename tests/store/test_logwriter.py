@@ -132,7 +132,7 @@ def test_a_restart_after_a_crash_continues_from_the_log_when_the_head_is_behind(
 
 
 def test_lost_records_are_counted_and_writing_resumes_with_a_gap_record(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A directory where the log file should be: every open fails, as on a full or
     # read-only disk, even for root. Removing it lets writing resume.
@@ -147,7 +147,7 @@ def test_lost_records_are_counted_and_writing_resumes_with_a_gap_record(
     write(writer, range(8, 10))
     writer.close()
     assert (writer.written, writer.lost) == (5, 5)
-    err = capsys.readouterr().err
+    err = caplog.text  # the operational log (tests/cli/test_operational_messages.py)
     assert err.count("records lost so far") == 1  # rate-limited: not one line per batch
     assert "1 records lost so far" in err
     assert "writing again after 5 lost records" in err
