@@ -2,9 +2,9 @@
 
 Each turns flow data into the core's values, calls the core, and applies the
 result to the flow. They run in the order of `default_addons()`, which is the
-order of the pipeline: route to the site → classify → verify → serve our own
-documents → decide (and act) → robots.txt → signals (headers, then meta tags) →
-metrics → log.
+order of the pipeline: one form of the target and Host → route to the site →
+classify → verify → serve our own documents → decide (and act) → robots.txt →
+signals (headers, then meta tags) → metrics → log.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from addons.accesslog import AccessLog, log_refusal
 from addons.charge import Charge
 from addons.classify import Classify
 from addons.decide import Decide
+from addons.edge import Edge
 from addons.htmlmeta import HtmlMeta
 from addons.limits import Limits
 from addons.metrics import Metrics
@@ -33,6 +34,7 @@ from proxy.engine.pipeline import Pipeline
 
 def default_addons(pipeline: Pipeline) -> list[Any]:
     return [
+        Edge(pipeline),
         Limits(),
         WebSocket(),
         Sites(pipeline),

@@ -34,6 +34,10 @@ class Classify:
 
 
 def request_info(flow: http.HTTPFlow, pipeline: Pipeline | None = None) -> RequestInfo:
+    """The core's view of the request.
+
+    Its path and Host are in the one form the Edge addon wrote (as sent, if it refused them).
+    """
     req = flow.request
     path, _, _ = req.path.partition("?")
     host = req.host_header or ""

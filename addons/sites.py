@@ -39,6 +39,7 @@ _BODIES = {
     405: "The proxy does not tunnel (CONNECT is not allowed).\n",
     421: "This server does not serve that host.\n",
 }
+_ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"  # what a 405 says is allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +144,21 @@ def _plain_on(listener: str, flow: http.HTTPFlow) -> bool:
 
 
 def refuse(flow: http.HTTPFlow, ruleset: Ruleset, refusal: Refusal) -> None:
+    extra = {"allow": _ALLOW} if refusal.status == 405 else None
+    answer(flow, ruleset, refusal.status, f"sites/{refusal.reason}", _BODIES[refusal.status], extra)
+
+
+def answer(
+    flow: http.HTTPFlow,
+    ruleset: Ruleset,
+    status: int,
+    rule: str,
+    body: str,
+    extra: dict[str, str] | None = None,
+) -> None:
     """Answer here, with the default site's reservation headers; nothing is connected."""
     default = ruleset.sites.default if ruleset.sites is not None else None
     flow.metadata[RULESET] = ruleset.for_site(default) if default is not None else ruleset
-    flow.metadata[VERDICT] = Verdict(Action.BLOCK, f"sites/{refusal.reason}")
+    flow.metadata[VERDICT] = Verdict(Action.BLOCK, rule)
     headers = {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
-    if refusal.status == 405:
-        headers["allow"] = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-    body = _BODIES[refusal.status].encode()
-    flow.response = http.Response.make(refusal.status, body, headers)
+    flow.response = http.Response.make(status, body.encode(), {**headers, **(extra or {})})
