@@ -22,14 +22,16 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /build
 
 # Only what the wheel is built from; rules/ is not in the wheel (see below).
-COPY pyproject.toml README.md ./
+# constraints.txt is the lock `make install` and CI use too.
+COPY pyproject.toml README.md constraints.txt ./
 COPY proxy/ proxy/
 COPY addons/ addons/
 
 # The project wheel first, then wheels for everything it depends on, resolved
-# from that wheel's own metadata so both agree on the dependency list.
+# from that wheel's own metadata so both agree on the dependency list, at the
+# versions constraints.txt pins.
 RUN pip wheel --no-cache-dir --no-deps -w /wheels . \
- && pip wheel --no-cache-dir -w /wheels /wheels/optout_proxy-*.whl
+ && pip wheel --no-cache-dir -c constraints.txt -w /wheels /wheels/optout_proxy-*.whl
 
 
 FROM python:3.13-slim
@@ -58,11 +60,12 @@ RUN groupadd --system --gid 10001 optout \
  && chown optout:optout /var/log/optout /var/lib/optout
 
 # The wheels are bind-mounted rather than copied, so they never become a layer.
-# Versions are pinned by the wheel set built above (--no-index), so a
-# per-package == pin would only duplicate pyproject.toml.
+# Versions are pinned by constraints.txt (-c), the same lock the builder used,
+# so a per-package == pin here would only duplicate it.
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels optout-proxy
+    --mount=type=bind,from=builder,source=/build/constraints.txt,target=/constraints.txt \
+    pip install --no-cache-dir --no-index --find-links=/wheels -c /constraints.txt optout-proxy
 
 WORKDIR /srv/optout
 

@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every dependency (see its header), as CI and the Dockerfile do.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $$(scripts/find-python) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -16,6 +16,7 @@ from typing import Any
 from addons.accesslog import AccessLog, log_refusal
 from addons.charge import Charge
 from addons.classify import Classify
+from addons.connguard import ConnectionGuard
 from addons.decide import Decide
 from addons.edge import Edge
 from addons.htmlmeta import HtmlMeta
@@ -34,6 +35,7 @@ from proxy.engine.pipeline import Pipeline
 
 def default_addons(pipeline: Pipeline) -> list[Any]:
     return [
+        ConnectionGuard(pipeline),
         Edge(pipeline),
         Limits(),
         WebSocket(),

@@ -176,6 +176,13 @@ def parse_positive(value: str, where: str, least: int) -> int:
     return int(value)
 
 
+def parse_connections(value: str, where: str) -> int | None:
+    """'auto' (None: from the descriptor limit) or a whole number of connections."""
+    if value.strip().lower() == "auto":
+        return None
+    return parse_positive(value, where, least=1)
+
+
 def parse_body_limit(value: str, where: str = "--max-body / OPTOUT_MAX_BODY") -> str:
     """A size like 100m, 512k or 1g (mitmproxy's notation); checked here, used by Limits."""
     if re.fullmatch(r"[1-9][0-9]*[kmgKMG]?", value.strip()) is None:
@@ -280,6 +287,15 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="SECONDS"),
     Setting("max_body", "OPTOUT_MAX_BODY", "100m", parse_body_limit,
         "request bodies over this size get 413, e.g. 100m or 512k", metavar="SIZE"),
+    Setting("max_connections", "OPTOUT_MAX_CONNECTIONS", "auto", parse_connections,
+        "client connections served at once; past it a new one takes the slot of the one "
+        "waiting longest for its request, or gets 503; auto: half the descriptor limit",
+        metavar="N"),
+    Setting("head_timeout", "OPTOUT_HEAD_TIMEOUT", "30", partial(parse_timeout, least=1),
+        "how long a client has to send its whole request head before it gets 408",
+        metavar="SECONDS"),
+    Setting("idle_timeout", "OPTOUT_IDLE_TIMEOUT", "75", partial(parse_timeout, least=1),
+        "how long a kept-alive connection may wait for its next request", metavar="SECONDS"),
     Setting("log_format", "OPTOUT_LOG_FORMAT", "text", partial(parse_choice, choices=LOG_FORMATS),
         "the proxy's own messages on standard error", choices=LOG_FORMATS),
     Setting("log_level", "OPTOUT_LOG_LEVEL", "info", partial(parse_choice, choices=LOG_LEVELS),
@@ -368,6 +384,9 @@ class Settings:
     shutdown_timeout: float = _default("shutdown_timeout")
     upstream_timeout: float = _default("upstream_timeout")
     max_body: str = _default("max_body")
+    max_connections: int | None = _default("max_connections")  # None: from the fd limit
+    head_timeout: float = _default("head_timeout")
+    idle_timeout: float = _default("idle_timeout")
     log_format: str = _default("log_format")
     log_level: str = _default("log_level")
     log_hmac_key: bytes | None = field(default=None, repr=False)  # keys the log's hash chain

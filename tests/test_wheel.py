@@ -78,15 +78,46 @@ def builder_context(dest: Path) -> Path:
     return dest
 
 
-def pip_commands(stage: list[Instruction], wheels: Path) -> list[list[str]]:
-    """The stage's pip commands (arguments after `pip`), with /wheels moved to `wheels`."""
+def builder_paths(context: Path, wheels: Path) -> dict[str, Path]:
+    """Where the builder stage's directories are here: /wheels, and its WORKDIR (the context)."""
+    (workdir,) = arguments(dockerfile_stages()[0], "WORKDIR")
+    return {"/wheels": wheels, workdir: context}
+
+
+def mounts(words: list[str], builder: dict[str, Path]) -> dict[str, str]:
+    """Mount target → local path, for each `--mount=type=bind,from=builder,...` of a RUN."""
+    found = {}
+    for word in words:
+        if not word.startswith("--mount="):
+            continue
+        options = dict(o.split("=", 1) for o in word.removeprefix("--mount=").split(","))
+        assert options.get("from") == "builder", word
+        source = PurePosixPath(options["source"])
+        (local,) = [
+            path / source.relative_to(root)
+            for root, path in builder.items()
+            if source.is_relative_to(root)
+        ]
+        found[options["target"]] = str(local)
+    return found
+
+
+def pip_commands(stage: list[Instruction], builder: dict[str, Path]) -> list[list[str]]:
+    """The stage's pip commands (arguments after `pip`), with the builder's paths moved here."""
     commands = []
     for args in arguments(stage, "RUN"):
+        moved = {"/wheels": str(builder["/wheels"]), **mounts(shlex.split(args), builder)}
         for command in args.split("&&"):
             words = [w for w in shlex.split(command) if not w.startswith("--mount=")]
             if words and words[0] == "pip":
-                commands.append([w.replace("/wheels", str(wheels)) for w in words[1:]])
+                commands.append([_moved(w, moved) for w in words[1:]])
     return commands
+
+
+def _moved(word: str, paths: dict[str, str]) -> str:
+    for target, local in paths.items():
+        word = word.replace(target, local)
+    return word
 
 
 def run_pip(python: str, words: list[str], cwd: Path) -> None:
@@ -110,12 +141,13 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     tmp = tmp_path_factory.mktemp("image")
     context = builder_context(tmp / "build")
     wheels = tmp / "wheels"
+    paths = builder_paths(context, wheels)
     builder, final = dockerfile_stages()[0], dockerfile_stages()[-1]
-    for command in pip_commands(builder, wheels):
+    for command in pip_commands(builder, paths):
         run_pip(sys.executable, command, context)
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    for command in pip_commands(final, wheels):
+    for command in pip_commands(final, paths):
         run_pip(str(venv / "bin" / "python"), command, tmp)
     (wheel,) = wheels.glob("optout_proxy-*.whl")
     home = tmp / "home"
@@ -235,6 +267,36 @@ def test_wheel_holds_every_file_of_the_packages(image: Image) -> None:
         if path.is_file() and "__pycache__" not in path.parts
     }
     assert sorted(sources - names) == []
+
+
+def locked() -> set[str]:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    return {line for line in lines if line and not line.startswith("#")}
+
+
+def test_the_image_make_install_and_ci_install_from_one_lock() -> None:
+    builder, final = dockerfile_stages()[0], dockerfile_stages()[-1]
+    copied = [shlex.split(args)[:-1] for args in arguments(builder, "COPY")]
+    assert any("constraints.txt" in sources for sources in copied)
+    paths = builder_paths(Path("/context"), Path("/wheels"))
+    resolving = pip_commands(builder, paths)[-1]  # the wheels of every dependency
+    installing = pip_commands(final, paths)[-1]
+    assert resolving[resolving.index("-c") + 1] == "constraints.txt"
+    assert installing[installing.index("-c") + 1] == "/context/constraints.txt"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet -c constraints.txt -e '.[dev]'" in makefile
+    assert "make test" in (ROOT / ".ci" / "run").read_text()  # which installs as make install
+
+
+def test_the_image_holds_the_locked_versions(image: Image) -> None:
+    frozen = subprocess.run(
+        [image.bin("python"), "-m", "pip", "freeze", "--exclude", "optout-proxy"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "mitmproxy==12.3.1" in frozen
+    assert sorted(set(frozen) - locked()) == []
 
 
 def test_image_copies_the_rules_where_optout_rules_points() -> None:

@@ -50,3 +50,7 @@ class Pipeline:
     pseudonymiser: Pseudonymiser | None = None
     documents: DocumentStore | None = None  # served robots.txt, tdmrep.json, ai.txt
     ledger: LogWriter | None = None  # charges, hash-chained like the access log
+    # Connection slots and time limits (addons/connguard.py); None: from the fd limit.
+    max_connections: int | None = None
+    head_timeout: float = 30.0
+    idle_timeout: float = 75.0

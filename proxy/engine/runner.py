@@ -251,6 +251,9 @@ def build_pipeline(settings: Settings, ruleset: Ruleset, verifier: Verifier) -> 
             state_dir=ledger_dir(settings.state),
             hmac_key=settings.log_hmac_key,
         ),
+        max_connections=settings.max_connections,
+        head_timeout=settings.head_timeout,
+        idle_timeout=settings.idle_timeout,
     )
 
 

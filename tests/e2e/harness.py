@@ -126,8 +126,9 @@ async def start_proxy(
     *args: str,
     rules: Path = ROOT / "rules",
     env: dict[str, str] | None = None,
+    nofile: int | None = None,
 ) -> Proxy:
-    """`env` adds to (or overrides) the proxy's environment."""
+    """`env` adds to (or overrides) the proxy's environment; `nofile` limits its descriptors."""
     log = tmp / "access.jsonl"
     # No DNS in tests: reverse-DNS checks are covered with a local resolver elsewhere.
     # The admin endpoints take a free port, so proxies of parallel tests never collide.
@@ -139,7 +140,9 @@ async def start_proxy(
         "OPTOUT_ADMIN": "127.0.0.1:0",
         **(env or {}),
     }
+    limit = ("prlimit", f"--nofile={nofile}:{nofile}") if nofile is not None else ()
     process = await asyncio.create_subprocess_exec(
+        *limit,
         sys.executable,
         "-m",
         "proxy",

@@ -10,6 +10,7 @@ import pytest
 
 from proxy.engine import patches as enginepatch
 from proxy.engine.patches import MAX_HEAD, MAX_REQUEST_LINE, error_response, oversize_status
+from proxy.engine.patches.state import PatchState
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def test_oversize_status(head: bytes, status: int | None) -> None:
 
 
 def test_error_pages_name_neither_engine_nor_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(enginepatch, "_extra_headers", lambda: [("tdm-reservation", "1")])
+    monkeypatch.setattr(enginepatch.STATE, "extra_headers", lambda: [("tdm-reservation", "1")])
     raw = error_response(502, "[Errno 111] Connect call failed ('10.0.0.5', 8080)")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
@@ -75,11 +76,10 @@ assert tutils.tresp().status_code == 200
 
 
 def test_a_failure_to_record_a_refused_head_does_not_stop_the_answer(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def broken(peer: object, status: int, head: bytes) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(enginepatch, "_refused", broken)
-    enginepatch._report_refusal(("203.0.113.9", 4711), 431, b"GET / HTTP/1.1\r\n")
+    PatchState(refused=broken).report_refusal(("203.0.113.9", 4711), 431, b"GET / HTTP/1.1\r\n")
     assert "recording a refused request head failed" in caplog.text

@@ -30,6 +30,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "SiteTls",
             "ErrorCheck",
             "Drain",
+            "ConnectionGuard",
             "Edge",
             "Limits",
             "WebSocket",
@@ -51,6 +52,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
         handlers = dispatch.handlers("requestheaders")
         assert [type(h.__self__).__name__ for h in handlers] == [
             "Drain",
+            "ConnectionGuard",
             "Edge",
             "Sites",
             "Classify",

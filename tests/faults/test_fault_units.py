@@ -18,7 +18,7 @@ from proxy.signals.robotstxt import MergedRobots
 
 
 def test_upstream_timeout_becomes_a_504(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(enginepatch, "_extra_headers", lambda: [("tdm-reservation", "1")])
+    monkeypatch.setattr(enginepatch.STATE, "extra_headers", lambda: [("tdm-reservation", "1")])
     raw = enginepatch.error_response(502, enginepatch.UPSTREAM_TIMEOUT)
     assert raw.startswith(b"HTTP/1.1 504 ")
     assert b"took too long" in raw
@@ -60,7 +60,7 @@ TEXT = b"User-agent: *\nDisallow: /a\n" * 100
     ("raw", "coding"),
     [
         (TEXT, ""),
-        (gzip.compress(TEXT), "gzip"),
+        (gzip.compress(TEXT, mtime=0), "gzip"),
         (zlib.compress(TEXT), "deflate"),
     ],
 )

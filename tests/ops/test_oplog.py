@@ -65,3 +65,22 @@ def test_the_ready_line() -> None:
     oplog.announce("optout-proxy ready on http://127.0.0.1:8080", "json", out)
     entry = json.loads(out.getvalue())
     assert entry["message"] == "optout-proxy ready on http://127.0.0.1:8080"
+
+
+def test_a_flood_of_one_error_is_one_line_a_second_with_a_count() -> None:
+    now = [100.0]
+    repeats = oplog.Repeats(clock=lambda: now[0])
+    log = logging.getLogger("proxy.flood")
+
+    def passes(msg: str, level: int = logging.ERROR) -> bool:
+        return repeats.filter(log.makeRecord(log.name, level, "f", 1, msg, (), None))
+
+    assert passes("too many open files")
+    assert [passes("too many open files") for _ in range(500)] == [False] * 500
+    assert passes("another kind of error")
+    assert passes("debug chatter", logging.INFO)
+    assert passes("debug chatter", logging.INFO)
+    now[0] += 1.0
+    record = log.makeRecord(log.name, logging.ERROR, "f", 1, "too many open files", (), None)
+    assert repeats.filter(record)
+    assert record.getMessage() == "too many open files (500 more like this in the last 1 s)"
