@@ -42,7 +42,10 @@ LABEL org.opencontainers.image.title="optout-proxy" \
 
 # OPTOUT_ADMIN: the admin server (/healthz, /readyz, /metrics) must be reachable
 # from outside the container for the platform's probes; publish 9090 only to
-# the platform, never to the internet.
+# the platform, never to the internet. Whoever reaches it can read /metrics:
+# mount a secret and set OPTOUT_METRICS_TOKEN_FILE to make /metrics require
+# "Authorization: Bearer <token>" (the probes stay open), or bind OPTOUT_ADMIN
+# to an address only the platform reaches.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -93,21 +93,28 @@ def _upstream(value: str, where: str) -> str | None:
 
 
 def _admin_token(path: str | None, token: str | None) -> str | None:
-    """The bearer token for POST /reload: from a file (a secret mount) or the environment.
+    """The bearer token for POST /reload: from a file (a secret mount) or the environment."""
+    return _token(path, token, "admin", "--admin-token-file / OPTOUT_ADMIN_TOKEN_FILE")
 
-    Errors name the file, never its content.
-    """
+
+def _metrics_token(path: str | None, token: str | None) -> str | None:
+    """The bearer token GET /metrics requires, when one is set."""
+    return _token(path, token, "metrics", "--metrics-token-file / OPTOUT_METRICS_TOKEN_FILE")
+
+
+def _token(path: str | None, token: str | None, what: str, where: str) -> str | None:
+    """A token from a file (a secret mount) or the environment. Errors name the file, never
+    its content."""
     if not path:
         return (token or "").strip() or None
     try:
         text = Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
         raise SettingsError(
-            f"cannot read the admin token file {path!r} "
-            f"(--admin-token-file / OPTOUT_ADMIN_TOKEN_FILE): {e.__class__.__name__}"
+            f"cannot read the {what} token file {path!r} ({where}): {e.__class__.__name__}"
         ) from e
     if not text:
-        raise SettingsError(f"the admin token file {path!r} is empty")
+        raise SettingsError(f"the {what} token file {path!r} is empty")
     return text
 
 
@@ -278,6 +285,11 @@ SETTINGS: tuple[Setting, ...] = (
         "file holding the bearer token POST /reload requires; without a token it is refused",
         metavar="FILE", fields=("admin_token",),
         secret=Secret("OPTOUT_ADMIN_TOKEN", "the token itself", _admin_token)),
+    Setting("metrics_token_file", "OPTOUT_METRICS_TOKEN_FILE", None, _text,
+        "file holding the bearer token GET /metrics then requires (Prometheus: "
+        "authorization.credentials_file); without one /metrics is open to whoever reaches "
+        "the admin port", metavar="FILE", fields=("metrics_token",),
+        secret=Secret("OPTOUT_METRICS_TOKEN", "the token itself", _metrics_token)),
     Setting("shadow", "OPTOUT_SHADOW", "off", parse_switch,
         "shadow mode: decide and log, block nothing, even if the policy enforces", const="on"),
     Setting("shutdown_timeout", "OPTOUT_SHUTDOWN_TIMEOUT", "10", parse_timeout,
@@ -380,6 +392,7 @@ class Settings:
     # None is off. A Settings made in code has no admin endpoints; the command's do.
     admin: tuple[str, int] | None = None
     admin_token: str | None = field(default=None, repr=False)  # for POST /reload
+    metrics_token: str | None = field(default=None, repr=False)  # for GET /metrics, if set
     shadow: bool = _default("shadow")  # decide and log, block nothing
     shutdown_timeout: float = _default("shutdown_timeout")
     upstream_timeout: float = _default("upstream_timeout")

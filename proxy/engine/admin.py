@@ -85,6 +85,7 @@ class Admin:
     probe: UpstreamProbe
     token: str | None = None
     draining: bool = False  # set on SIGTERM: readiness fails while requests finish
+    metrics_token: str | None = None  # when set, GET /metrics needs it as a bearer token
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -103,6 +104,14 @@ class Admin:
         return await self.probe.problem()
 
     async def metrics_text(self, request: web.Request) -> web.Response:
+        if self.metrics_token is not None and not authorized(
+            request.headers.get("authorization", ""), self.metrics_token
+        ):
+            return _json(
+                401,
+                {"ok": False, "error": "a valid 'Authorization: Bearer <token>' is required"},
+                {"www-authenticate": 'Bearer realm="optout-metrics"'},
+            )
         body = self.metrics.render()
         return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
 

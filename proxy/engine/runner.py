@@ -196,7 +196,11 @@ async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> Non
         require_sites=settings.upstream is None,
     )
     admin = Admin(
-        pipeline.metrics, reloader, UpstreamProbe(probed(settings, ruleset)), settings.admin_token
+        pipeline.metrics,
+        reloader,
+        UpstreamProbe(probed(settings, ruleset)),
+        settings.admin_token,
+        metrics_token=settings.metrics_token,
     )
     admin_runner, admin_url = await start_admin(settings, admin)
     drain = Drain(settings.shutdown_timeout)

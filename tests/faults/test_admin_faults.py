@@ -82,3 +82,30 @@ async def test_log_search_prints_a_hostile_path_as_text(upstream: Faulty, tmp_pa
     assert f"{len(records)} record(s)" in text
     for control in ("\u202e", "\u009b", "\x1b", "\x07"):
         assert control not in text
+
+
+async def test_with_a_metrics_token_metrics_need_it_and_probes_stay_open(
+    upstream: Faulty, tmp_path: Path
+) -> None:
+    """The image binds the admin port on all interfaces; the token keeps /metrics private."""
+    secret = tmp_path / "metrics-token"
+    secret.write_text(TOKEN + "\n")
+    env = {**TIMEOUT_ENV, "OPTOUT_METRICS_TOKEN_FILE": str(secret)}
+    proxy = await start_proxy(upstream.url, tmp_path, env=env)
+    try:
+        assert proxy.admin is not None
+
+        async def get(path: str, credential: bytes | None) -> bytes:
+            auth = b"Authorization: Bearer " + credential + b"\r\n" if credential else b""
+            head = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: a\r\n" + auth
+            return await raw_exchange(proxy.admin or "", head + b"Connection: close\r\n\r\n")
+
+        assert (await get("/metrics", None)).startswith(b"HTTP/1.1 401 ")
+        assert (await get("/metrics", b"wrong")).startswith(b"HTTP/1.1 401 ")
+        answer = await get("/metrics", TOKEN.encode())
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"optout_requests_total" in answer
+        for probe in ("/healthz", "/readyz"):
+            assert b" 401 " not in (await get(probe, None)).split(b"\r\n")[0]
+    finally:
+        await kill(proxy)
