@@ -76,14 +76,16 @@ def launch(name: str, upstream: int, work: Path) -> tuple[subprocess.Popen[bytes
             *("--log", str(work / "access.jsonl"), "--state", str(work / "state")),
         ]
         env = {**os.environ, "HOME": str(work), "OPTOUT_VERIFY_DNS": "off"}
-        proc = subprocess.Popen([*limit, *argv], stderr=log, cwd=ROOT, env=env)
+        proc = subprocess.Popen([*limit, *argv], stdout=log, stderr=log, cwd=ROOT, env=env)
     elif name == "mitmdump":
         mitmdump = Path(sys.executable).with_name("mitmdump")
         argv = [str(mitmdump), "--mode", f"reverse:http://127.0.0.1:{upstream}@127.0.0.1:{port}"]
         argv += ["-q", "--set", "flow_detail=0", "--set", "connection_strategy=lazy"]
-        proc = subprocess.Popen([*limit, *argv], stderr=log, env={**os.environ, "HOME": str(work)})
+        proc = subprocess.Popen(
+            [*limit, *argv], stdout=log, stderr=log, env={**os.environ, "HOME": str(work)}
+        )
     else:
-        proc = subprocess.Popen([*limit, *nginx_argv(upstream, port, work)], stderr=log)
+        proc = subprocess.Popen([*limit, *nginx_argv(upstream, port, work)], stdout=log, stderr=log)
     wait_for(port)
     return proc, port, admin
 
