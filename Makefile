@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov --cov-report=term-missing:skip-covered
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

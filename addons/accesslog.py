@@ -2,7 +2,7 @@
 
 `response` also fires for responses the proxy made itself (blocks), and `error`
 covers upstream failures; a flow is logged once. A head refused before it was
-parsed (414, 431) has no flow: `log_refusal` logs it from what was read. Client
+parsed (400, 414, 431) has no flow: `log_refusal` logs it from what was read. Client
 addresses of requests that name no agent are pseudonymised as configured
 (crawler requests keep theirs: that is the evidence), and each reservation
 document served is kept once, by content hash, in the state directory.
@@ -36,7 +36,11 @@ from proxy.evidence.rawhead import head_info
 from proxy.evidence.record import act_fields, build_record
 from proxy.identity.classify import UNKNOWN, classify
 
-_REFUSALS = {414: "request line too long", 431: "request header fields too large"}
+_REFUSALS = {
+    400: "malformed request head",
+    414: "request line too long",
+    431: "request header fields too large",
+}
 
 
 class AccessLog:
@@ -92,7 +96,7 @@ class AccessLog:
 
 
 def log_refusal(pipeline: Pipeline, peer: Any, status: int, head: bytes) -> None:
-    """Log (and count) a request refused before it was parsed: 414 or 431.
+    """Log (and count) a request refused before it was parsed: 400, 408, 414 or 431.
 
     The engine calls this from its patched head reader (`proxy.engine.patches`);
     there is no flow, so the record is made from what was read of the head.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from flows import make_flow, records, run, upstream_response
 
 from addons import default_addons
 from addons.classify import client_ip, request_info
-from proxy.engine.pipeline import BYTES, CLASSIFICATION, SIGNALS, VERDICT, Pipeline
+from proxy.config.reservation import Override
+from proxy.engine.pipeline import BYTES, CLASSIFICATION, RESERVED, SIGNALS, VERDICT, Pipeline
 from proxy.model import Action, Identity
 
 GPTBOT = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
@@ -44,6 +47,17 @@ def test_ai_training_crawler_is_blocked_before_upstream(pipe: Pipeline) -> None:
     (record,) = records(pipe)
     assert record["optout"]["agent"] == "GPTBot"
     assert record["http"]["response"]["body"]["bytes"] == len(flow.response.content)
+
+
+@pytest.mark.parametrize("path", ["/sitemap.xml", "/sitemap-1.xml.gz", "/robots.txt"])
+def test_a_blocked_crawler_still_reaches_the_sitemaps(pipe: Pipeline, path: str) -> None:
+    flow = make_flow(GPTBOT, path=path)
+    run(default_addons(pipe), flow, lambda f: upstream_response(f, "application/xml", b"<x/>"))
+    assert flow.response is not None
+    assert flow.response.status_code == 200
+    assert flow.metadata[VERDICT].rule == "always-free"
+    (record,) = records(pipe)
+    assert record["event"]["action"] == "allow"
 
 
 @pytest.mark.parametrize(
@@ -86,6 +100,32 @@ def test_upstream_values_are_overridden_or_merged(pipe: Pipeline) -> None:
     licence = '<https://label.example/licensing>; rel="license"; type="application/rsl+xml"'
     assert headers.get_all("link") == ["</a>; rel=next", licence]
     assert "x-robots-tag" in flow.metadata[SIGNALS]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "reserved"),
+    [
+        ("audio/mpeg", True),
+        ("AUDIO/ogg; codecs=opus", True),
+        ("text/html", False),
+        ("image/png", False),
+    ],
+)
+def test_a_content_type_override_reserves_media_on_an_open_site(
+    pipe: Pipeline, content_type: str, reserved: bool
+) -> None:
+    policy = pipe.ruleset.policy
+    media = Override("media", True, content_types=("audio/*",))
+    reservation = dataclasses.replace(policy.reservation, reserved=False, overrides=(media,))
+    pipe.ruleset = dataclasses.replace(
+        pipe.ruleset, policy=dataclasses.replace(policy, reservation=reservation)
+    )
+    flow = make_flow(path="/music/track")
+    run(default_addons(pipe), flow, lambda f: upstream_response(f, content_type, b"x"))
+    assert flow.response is not None
+    assert flow.response.headers["tdm-reservation"] == ("1" if reserved else "0")
+    assert flow.response.headers["content-usage"] == ("train-ai=n" if reserved else "train-ai=y")
+    assert flow.metadata[RESERVED] is reserved
 
 
 def test_upstream_error_is_logged(pipe: Pipeline) -> None:

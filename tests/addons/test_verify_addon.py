@@ -6,8 +6,10 @@ import inspect
 from collections.abc import Awaitable
 from pathlib import Path
 
+import pytest
 from flows import make_flow, pipeline
 from mitmproxy import http
+from mitmproxy.flow import Error
 
 from addons.classify import Classify
 from addons.verify import Verify
@@ -80,3 +82,27 @@ async def test_untrusted_forwarded_for_is_replaced(shipped: Ruleset, tmp_path: P
     flow, _ = _run(shipped, tmp_path, "GPTBot/1.2", "8.8.8.8", x_forwarded_for="20.171.206.7")
     assert flow.metadata[CLASSIFICATION].identity is Identity.SPOOFED
     assert flow.request.headers["x-forwarded-for"] == "8.8.8.8"
+
+
+@pytest.mark.parametrize("state", ["answered", "failed", "not classified", "verification off"])
+async def test_flows_it_cannot_or_need_not_verify_are_left_alone(
+    shipped: Ruleset, tmp_path: Path, state: str
+) -> None:
+    # GPTBot from outside OpenAI's ranges: verifying it would find it spoofed.
+    pipe = pipeline(shipped, tmp_path)
+    pipe.verifier = Verifier(shipped.ipranges, FcrdnsVerifier(Dns(), timeout=0.5))
+    flow = make_flow("GPTBot/1.2")
+    flow.client_conn.peername = ("8.8.8.8", 4711)
+    flow.request.headers["signature-input"] = 'sig1=("@authority");created=1'
+    if state != "not classified":
+        Classify(pipe).requestheaders(flow)
+    before = dict(flow.metadata)
+    if state == "answered":
+        flow.response = http.Response.make(403)
+    elif state == "failed":
+        flow.error = Error("connection reset")
+    elif state == "verification off":
+        pipe.verifier = None
+    assert Verify(pipe).requestheaders(flow) is None
+    pipe.log.close()
+    assert flow.metadata == before

@@ -87,3 +87,54 @@ def test_empty_directory_is_a_problem(tmp_path: Path) -> None:
     problems: list[Problem] = []
     load_catalogue(tmp_path, problems)
     assert [p.message for p in problems] == ["no agent files (*.yaml) found"]
+
+
+def test_every_field_of_an_agent_is_loaded(tmp_path: Path) -> None:
+    (tmp_path / "acme.yaml").write_text(
+        "operator: Acme\n"
+        "agents:\n"
+        "  - name: AcmeBot\n"
+        "    purpose: ai-training\n"
+        "    user_agents: [AcmeBot, Acme-Crawler]\n"
+        "    robots_tokens: [AcmeBot]\n"
+        "    url: http://acme.example/bot\n"
+        "    description: Trains Acme's models.\n"
+        "    verify:\n"
+        "      ip_ranges: [acme]\n"
+        "      rdns_domains: [crawl.acme.example]\n"
+        "      web_bot_auth: [https://acme.example]\n"
+        "  - name: Acme-Extended\n"
+        "    purpose: ai-training\n"
+        "    user_agents: []\n"
+        "    robots_tokens: [Acme-Extended]\n"
+        "    url: https://acme.example/extended\n"
+        "    description: A robots.txt token only.\n"
+        "    control_token: true\n"
+    )
+    problems: list[Problem] = []
+    catalogue = load_catalogue(tmp_path, problems)
+    assert problems == []
+    assert catalogue.agents == (
+        Agent(
+            "AcmeBot",
+            "Acme",
+            Purpose.AI_TRAINING,
+            ("AcmeBot", "Acme-Crawler"),
+            ("AcmeBot",),
+            "http://acme.example/bot",
+            "Trains Acme's models.",
+            ip_ranges=("acme",),
+            rdns_domains=("crawl.acme.example",),
+            signature_agents=("https://acme.example",),
+        ),
+        Agent(
+            "Acme-Extended",
+            "Acme",
+            Purpose.AI_TRAINING,
+            (),
+            ("Acme-Extended",),
+            "https://acme.example/extended",
+            "A robots.txt token only.",
+            control_token=True,
+        ),
+    )

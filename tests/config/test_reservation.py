@@ -6,7 +6,7 @@ import pytest
 from paths import ROOT
 
 from proxy.config.policy import load_policy
-from proxy.config.reservation import Reservation, warnings
+from proxy.config.reservation import Override, Reservation, warnings
 from proxy.errors import Problem
 from proxy.ruleset import Ruleset
 
@@ -83,3 +83,31 @@ def test_warnings_name_what_formats_cannot_express(reservation: Reservation) -> 
 
 def test_shipped_policy_has_no_warnings(shipped: Ruleset) -> None:
     assert shipped.warnings == ()
+
+
+# An open site whose recordings and PNGs stay reserved: only the content-type
+# override can answer "reserved" here, so a wildcard that stopped matching shows.
+OPEN_BUT_MEDIA = Reservation(
+    reserved=False,
+    overrides=(Override("media", True, content_types=("audio/*", "image/png")),),
+)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "reserved"),
+    [
+        ("audio/mpeg", True),
+        ("audio/ogg; codecs=opus", True),
+        ("Audio/FLAC", True),
+        ("image/png", True),
+        ("image/jpeg", False),  # image/png is exact, not a wildcard
+        ("text/html", False),
+        ("audiox/mpeg", False),  # the major type, not a prefix of it
+        ("application/audio", False),
+        (None, False),
+    ],
+)
+def test_a_wildcard_reserves_every_subtype_of_its_type(
+    content_type: str | None, reserved: bool
+) -> None:
+    assert OPEN_BUT_MEDIA.resolve("/music/track", content_type) is reserved

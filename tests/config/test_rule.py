@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from proxy.config.rule import Rule
@@ -123,3 +125,69 @@ def test_pathological_pattern_finishes_quickly() -> None:
 )
 def test_multi_wildcard_patterns(patterns: list[str], path: str, matches: bool) -> None:
     assert (compile_paths(patterns).match(path) is not None) is matches
+
+
+def test_a_list_of_hosts_matches_each_of_them() -> None:
+    hosts = compile_hosts(["label.example", "*.cdn.example", "Other.Example"])
+    for host in ("label.example", "img.cdn.example", "other.example"):
+        assert hosts.fullmatch(host) is not None, host
+    for host in ("cdn.example", "label.example.evil", "xlabel.example"):
+        assert hosts.fullmatch(host) is None, host
+
+
+@pytest.mark.parametrize(
+    ("patterns", "backtracking"),
+    [
+        (["/press/", "*.mp3$"], True),  # one '*' each: linear in Python's engine
+        (["/a/*/b/*"], False),  # two already backtrack quadratically on a hostile path
+        (["/press/", "/*a*b"], False),  # one such pattern puts the whole list on RE2
+    ],
+)
+def test_patterns_with_several_stars_get_the_linear_engine(
+    patterns: list[str], backtracking: bool
+) -> None:
+    assert isinstance(compile_paths(patterns), re.Pattern) is backtracking
+
+
+CLAUDEBOT = Agent(
+    "ClaudeBot", "Anthropic", Purpose.AI_TRAINING, ("ClaudeBot",), ("ClaudeBot",), "https://x"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "host", "agent", "matches"),
+    [
+        (Rule("a", Action.BLOCK, agents=frozenset({"gptbot"})), "label.example", GPTBOT, True),
+        (Rule("a", Action.BLOCK, agents=frozenset({"gptbot"})), "label.example", CLAUDEBOT, False),
+        (Rule("o", Action.BLOCK, operators=frozenset({"OpenAI"})), "label.example", GPTBOT, True),
+        (
+            Rule("o", Action.BLOCK, operators=frozenset({"OpenAI"})),
+            "label.example",
+            CLAUDEBOT,
+            False,
+        ),
+        (
+            Rule("h", Action.BLOCK, hosts=compile_hosts(["*.label.example"])),
+            "A.Label.Example",
+            GPTBOT,
+            True,
+        ),
+        (
+            Rule("h", Action.BLOCK, hosts=compile_hosts(["*.label.example"])),
+            "label.example",
+            GPTBOT,
+            False,
+        ),
+        (
+            Rule("h", Action.BLOCK, hosts=compile_hosts(["label.example"])),
+            "other.example",
+            GPTBOT,
+            False,
+        ),
+    ],
+)
+def test_each_matcher_tells_its_match_from_another(
+    rule: Rule, host: str, agent: Agent, matches: bool
+) -> None:
+    found = Classification(agent, Identity.CLAIMED)
+    assert rule.matches(_request(host=host), found) is matches

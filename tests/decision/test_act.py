@@ -104,6 +104,91 @@ def test_throttle_per_agent_and_per_client() -> None:
     assert isinstance(_act(per_client, buckets=buckets, request=other), PassThrough)
 
 
+THROTTLED = Verdict(Action.THROTTLE, "slow", rate=(0.001, 1))
+
+
+def _refused(verdict: Verdict, headers: dict[str, str], accept: str = "*/*") -> Answer:
+    buckets = Buckets()
+    request = RequestInfo("GET", "label.example", "/music/", "SearchBot/1", "203.0.113.1", accept)
+    _act(THROTTLED, buckets=buckets, request=request)  # the bucket is empty from now on
+    result = _act(verdict, headers=headers, buckets=buckets, request=request)
+    assert isinstance(result, Answer)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("verdict", "headers", "status", "outcome", "why"),
+    [
+        (
+            Verdict(Action.LICENCE, "licensed"),
+            {},
+            401,
+            "licence-required",
+            "This content is available to licensed crawlers only. "
+            "(a licence is required for this content; rule licensed)",
+        ),
+        (
+            Verdict(Action.CHARGE, "pay", price=PRICE),
+            {},
+            402,
+            "payment-required",
+            "Crawling this content is charged per request. "
+            "(price USD 0.01; MissingCrawlerPrice; rule pay)",
+        ),
+        (
+            Verdict(Action.CHARGE, "pay", price=PRICE),
+            {"crawler-max-price": "cheap"},
+            400,
+            "bad-price-headers",
+            "The crawler's price headers could not be used. "
+            "(price USD 0.01; InvalidCrawlerPriceValue; rule pay)",
+        ),
+        (
+            THROTTLED,
+            {},
+            429,
+            "throttled",
+            "This crawler is over the rate the site allows. (retry after 1000 s; rule slow)",
+        ),
+    ],
+)
+def test_each_refusal_says_what_and_why(
+    verdict: Verdict, headers: dict[str, str], status: int, outcome: str, why: str
+) -> None:
+    result = _refused(verdict, headers)
+    assert (result.status, result.outcome) == (status, outcome)
+    assert result.headers[-1] == ("content-type", "text/plain; charset=utf-8")
+    lines = result.body.decode().splitlines()
+    assert lines[1:] == [
+        why,
+        "Terms: https://label.example/licence",
+        "Contact: rights@label.example",
+    ]
+    html = _refused(verdict, headers, accept="text/html")
+    assert dict(html.headers)["content-type"] == "text/html; charset=utf-8"
+    assert html.body.startswith(b'<!doctype html><html lang="en"><head><meta charset="utf-8">')
+    assert f"<title>{status} ".encode() in html.body
+    assert why.replace("'", "&#x27;").encode() in html.body
+
+
+def test_throttle_keys_agent_or_agent_and_client() -> None:
+    buckets = Buckets()
+    nobody = Classification(None, Identity.NONE)
+    other_ip = RequestInfo("GET", "label.example", "/", "x", "203.0.113.9")
+    rate = (0.001, 1)
+    for per_client, second in ((False, False), (True, True)):
+        verdict = Verdict(Action.THROTTLE, f"r{per_client}", rate=rate, per_client=per_client)
+        first = answer(POLICY, verdict, REQUEST, nobody, {}.get, None, buckets)
+        again = answer(POLICY, verdict, other_ip, nobody, {}.get, None, buckets)
+        assert isinstance(first, PassThrough)
+        assert isinstance(again, PassThrough) is second  # another client, its own bucket?
+    # rule rFalse has no token left for requests without an agent; an agent has its own
+    claimed = Classification(BOT, Identity.CLAIMED)
+    verdict = Verdict(Action.THROTTLE, "rFalse", rate=rate)
+    assert isinstance(answer(POLICY, verdict, REQUEST, nobody, {}.get, None, buckets), Answer)
+    assert isinstance(answer(POLICY, verdict, REQUEST, claimed, {}.get, None, buckets), PassThrough)
+
+
 def test_allow_and_licensed_pass_through() -> None:
     assert _act(Verdict(Action.ALLOW, "default")) == PassThrough("allowed")
     assert _act(Verdict(Action.ALLOW, "licence", licensee="Acme")) == PassThrough("licensed")

@@ -11,8 +11,10 @@ from proxy.signals.headers import (
     added_fields,
     apply,
     build_header_signals,
+    build_meta_tags,
     merge_robots_tag,
 )
+from proxy.signals.htmlmeta import MetaTags
 
 FULL = Reservation(
     tdm_policy="https://label.example/tdm.json",
@@ -125,3 +127,13 @@ def test_added_fields_are_what_apply_gives_a_response_without_our_headers(reserv
 def test_added_fields_leave_a_response_with_any_of_our_headers_to_apply(name: bytes) -> None:
     signals = build_header_signals(FULL, reserved=True)
     assert added_fields(signals, ((b"content-type", b"text/html"), (name, b"x"))) is None
+
+
+def test_meta_tags_say_what_the_headers_say() -> None:
+    licence = "https://label.example/licence"
+    assert build_meta_tags(FULL, reserved=True) == MetaTags(
+        "1", "https://label.example/tdm.json", ("noai", "noimageai"), licence
+    )
+    # an open answer: no policy, no robots directives, but still the licence on offer
+    assert build_meta_tags(FULL, reserved=False) == MetaTags("0", None, (), licence)
+    assert build_meta_tags(Reservation(enabled=False), reserved=True) is None

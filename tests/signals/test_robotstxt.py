@@ -410,3 +410,28 @@ def test_policy_is_frozen_with_the_documented_defaults() -> None:
     assert (policy.licences, policy.comment) == ((), ())
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.content_usage = None  # type: ignore[misc]
+
+
+def test_without_a_star_group_upstream_gets_ours_for_every_other_agent() -> None:
+    text = _merge("User-agent: Bingbot\nDisallow: /private/\n").text
+    stars = [lines for agents, lines in _groups(text) if agents == ["*"]]
+    assert stars == [["allow: /", USAGE.lower(), SIGNAL.lower()]]
+    assert not _can(text, "Bingbot", "/private/")
+    with_star = _merge("User-agent: *\nDisallow: /tmp/\n").text
+    assert [agents for agents, _ in _groups(with_star)].count(["*"]) == 1
+    assert not _can(with_star, "SomeBot", "/tmp/")
+
+
+@pytest.mark.parametrize("written", ["GPTBot/1.0", "gptbot", "GPTBot*", "  GPTBot  "])
+def test_upstream_groups_for_a_reserved_agent_are_dropped_however_named(written: str) -> None:
+    text = _merge(f"User-agent: {written}\nAllow: /\n").text
+    named = [agent for agents, _ in _groups(text) for agent in agents]
+    assert named == ["GPTBot", "CCBot", "Google-Extended", "*"]
+    assert not _can(text, "GPTBot", "/music/")
+
+
+@pytest.mark.parametrize("status", [300, 301, 404])
+def test_a_redirect_or_missing_file_serves_our_rules_only(status: int) -> None:
+    merged = _merge("User-agent: *\nDisallow: /x/\n", status)
+    assert merged.notes == (f"upstream status {status}: serving our rules only",)
+    assert _can(merged.text, "Bingbot", "/x/")

@@ -3,6 +3,9 @@
 One module per patch, each saying why and linking mitmproxy's issue or PR:
 
     headsize       414/431 for an oversized request head, before it is buffered
+    framing        400 for a head that is not strictly framed (bare CR, obs-fold, ...)
+    plaintls       TLS bytes on the plain listener answered as HTTP (400), not as TLS
+    trailers       chunked messages with trailer fields accepted, the trailers dropped
     h1page         our HTTP/1 error pages, with the reservation headers
     h2page         the same pages over HTTP/2
     protocolerror  "upstream timeout" (504) named, and the flow given its page
@@ -75,22 +78,28 @@ def patches() -> tuple[Patch, ...]:
     from proxy.engine.patches import (
         bodylimit,
         cancelclose,
+        framing,
         h1page,
         h2page,
         headsize,
+        plaintls,
         protocolerror,
         streamedbody,
+        trailers,
         unchecked,
     )
 
     modules = (
         headsize,
+        framing,  # wraps headsize's guard, so it sees each head first
+        plaintls,
         h1page,
         h2page,
         protocolerror,
         bodylimit,
         streamedbody,
         cancelclose,
+        trailers,
         unchecked,
     )
     return tuple(m.PATCH for m in modules if m.PATCH.needed)
@@ -108,7 +117,7 @@ def check(chosen: tuple[Patch, ...]) -> None:
 def apply(extra_headers: ExtraHeaders = list, refused: Refused | None = None) -> None:
     """Check, then patch the engine; `extra_headers` adds headers (the reservation) to pages.
 
-    `refused(peer, status, head)` is told of each head refused with 414 or 431.
+    `refused(peer, status, head)` is told of each head refused unparsed (400, 414, 431).
     Nothing is patched unless every check passes. A second call only updates
     the two callbacks.
     """
