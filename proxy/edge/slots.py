@@ -34,6 +34,9 @@ class Slots:
     head_timeout: float
     idle_timeout: float
     clock: Callable[[], float]
+    # A connection younger than this is never evicted: its head may be on its way
+    # while a flood of newer connections arrives (those are refused instead).
+    min_wait: float = 1.0
     # Connections waiting for a first head, and kept-alive ones waiting for the
     # next: each in the order they started waiting, with that time.
     _heads: OrderedDict[Key, float] = field(default_factory=OrderedDict)
@@ -54,7 +57,7 @@ class Slots:
         """(admit `key`?, the connection to close for it, if one must make room)."""
         evicted: Key | None = None
         if self.open >= self.limit:
-            evicted = self._oldest_waiting()
+            evicted = self._oldest_waiting(self.clock() - self.min_wait)
             if evicted is None:
                 return False, None
         self._heads[key] = self.clock()
@@ -82,10 +85,13 @@ class Slots:
             self._idle, self.clock() - self.idle_timeout
         )
 
-    def _oldest_waiting(self) -> Key | None:
-        """Forget and return the connection that has waited longest, if any waits."""
+    def _oldest_waiting(self, since: float) -> Key | None:
+        """Forget and return the connection that has waited longest, if one has waited
+        since `since`."""
         head = next(iter(self._heads.items()), None)
         idle = next(iter(self._idle.items()), None)
+        head = head if head is not None and head[1] <= since else None
+        idle = idle if idle is not None and idle[1] <= since else None
         if head is None and idle is None:
             return None
         if idle is None or (head is not None and head[1] <= idle[1]):

@@ -31,6 +31,7 @@ def test_a_newcomer_takes_the_slot_of_the_oldest_connection_still_waiting() -> N
     for key in "abc":
         s.opened(key)
         clock.now += 1
+    clock.now += 1
     s.head_received("a")  # a real client: its whole head came at once
     assert s.opened("d") == (True, "b")
     assert s.opened("e") == (True, "c")
@@ -51,7 +52,7 @@ def test_an_attacker_cannot_crowd_out_clients_that_send_whole_heads() -> None:
     s, clock = slots(100)
     served = 0
     for i in range(5000):
-        clock.now += 0.01
+        clock.now += 0.02
         s.opened(f"slow{i}")  # never sends its head
         if i % 50 == 0:
             admitted, _ = s.opened(f"client{i}")
@@ -97,7 +98,19 @@ def test_an_idle_kept_alive_connection_is_evicted_before_a_younger_slow_head() -
     s.answered("idle")
     clock.now += 1
     s.opened("slow")
+    clock.now += 1
     assert s.opened("new") == (True, "idle")
+
+
+def test_a_connection_younger_than_a_second_keeps_its_slot_and_the_newcomer_is_refused() -> None:
+    s, clock = slots(2)
+    s.opened("client")  # its head is on its way
+    clock.now += 0.5
+    s.opened("flood1")
+    clock.now += 0.1
+    assert s.opened("flood2") == (False, None)
+    clock.now += 0.5
+    assert s.opened("flood3") == (True, "client")
 
 
 def test_closing_forgets_in_every_state() -> None:
