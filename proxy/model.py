@@ -37,6 +37,9 @@ class Identity(StrEnum):
     VERIFIED = "verified"
     CLAIMED = "claimed"
     SPOOFED = "spoofed"
+    # From an address in an operator's published crawler range, with a user agent
+    # that names none of that operator's agents (a browser string from GPTBot's range).
+    UNDECLARED = "undeclared"
     NONE = "none"
 
 
@@ -68,6 +71,20 @@ class Agent:
 
 
 @dataclass(frozen=True, slots=True)
+class Network:
+    """Where a client address is: a cloud or hosting provider, a crawler range, or neither."""
+
+    provider: str  # "aws", "hetzner", …; RESIDENTIAL when no published range holds the address
+    service: str | None = None
+    region: str | None = None
+    crawler_range: str | None = None  # the crawler range snapshot holding it ("openai-gptbot")
+    crawler_operator: str | None = None  # the operator publishing that range
+
+
+RESIDENTIAL = "residential/unknown"
+
+
+@dataclass(frozen=True, slots=True)
 class RequestInfo:
     """What the core needs to know about a request; built by the engine adapter."""
 
@@ -77,6 +94,11 @@ class RequestInfo:
     user_agent: str
     client_ip: str = ""
     accept: str = ""
+    network: Network | None = None  # None: not looked up
+    signals: frozenset[str] = frozenset()  # consistency checks that fired ("ua-tls-mismatch")
+    flagged: frozenset[str] = frozenset()  # flags held against this client ("trap")
+    ja4: str = ""  # the TLS client's JA4 fingerprint, where known
+    client_family: str = ""  # the client software the fingerprint belongs to, where known
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,9 @@ def build_record(
             "signals": list(signals),
         },
     }
+    record["optout"].update(unmask_fields(request))
+    if request.ja4:
+        record["tls"] = {"client": {"ja4": request.ja4}}
     if found.method:
         record["optout"]["verified_by"] = found.method
     if found.failure:
@@ -81,6 +84,25 @@ def build_record(
     if error:
         record["error"] = {"message": _clip(error)}
     return record
+
+
+def unmask_fields(request: RequestInfo) -> dict[str, Any]:
+    """What the request showed besides its claim: network, client family, signals, flags."""
+    fields: dict[str, Any] = {}
+    network = request.network
+    if network is not None:
+        place = {"provider": network.provider}
+        place |= {k: v for k, v in (("service", network.service), ("region", network.region)) if v}
+        fields["network"] = place
+        if network.crawler_range:
+            fields["crawler_range"] = network.crawler_range
+    if request.client_family:
+        fields["client_family"] = request.client_family
+    if request.signals:
+        fields["signals_seen"] = sorted(request.signals)
+    if request.flagged:
+        fields["flagged"] = sorted(request.flagged)
+    return fields
 
 
 def act_fields(
