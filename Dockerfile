@@ -53,7 +53,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     OPTOUT_ADMIN=0.0.0.0:9090 \
     OPTOUT_RULES=/srv/optout/rules \
     OPTOUT_LOG=/var/log/optout/access.jsonl \
-    OPTOUT_STATE=/var/lib/optout
+    OPTOUT_STATE=/var/lib/optout \
+    OPTOUT_CACHE=/var/lib/optout/cache
 
 # Fixed uid/gid so volume ownership is predictable on the host.
 RUN groupadd --system --gid 10001 optout \

@@ -24,7 +24,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
+# promtool: Debian's `prometheus` package (.ci/run installs it).
 test: lint
+	cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml
 	$(BIN)/python -m pytest -q --cov --cov-report=term-missing:skip-covered
 
 bench: $(STAMP)

@@ -3,7 +3,7 @@
 Each turns flow data into the core's values, calls the core, and applies the
 result to the flow. They run in the order of `default_addons()`, which is the
 order of the pipeline: one form of the target and Host → route to the site →
-classify → verify → serve our own documents → decide (and act) → robots.txt →
+classify → verify → the licence server → serve our own documents → decide (and act) → robots.txt →
 signals (headers, then meta tags) → metrics → log.
 """
 
@@ -19,21 +19,27 @@ from addons.classify import Classify
 from addons.connguard import ConnectionGuard
 from addons.decide import Decide
 from addons.edge import Edge
+from addons.fingerprint import Fingerprint
 from addons.htmlmeta import HtmlMeta
 from addons.limits import Limits
 from addons.metrics import Metrics
+from addons.olp import Olp
 from addons.robots import Robots
 from addons.signals import Signals
 from addons.sites import Sites
 from addons.sitetls import SiteTls
+from addons.trap import Trap
 from addons.verify import Verify
 from addons.websocket import WebSocket
 from addons.wellknown import WellKnown
+from proxy.decision.trap import FlagStore, RobotsSeen
 from proxy.engine.addonchain import Refused
 from proxy.engine.pipeline import Pipeline
 
 
 def default_addons(pipeline: Pipeline) -> list[Any]:
+    # The trap's memory is the addons', which live across reloads.
+    flags, robots = FlagStore(), RobotsSeen()
     return [
         ConnectionGuard(pipeline),
         Edge(pipeline),
@@ -41,13 +47,16 @@ def default_addons(pipeline: Pipeline) -> list[Any]:
         WebSocket(),
         Sites(pipeline),
         Classify(pipeline),
+        Fingerprint(pipeline, flags, robots),
         Verify(pipeline),
+        Olp(pipeline),
         WellKnown(pipeline),
         Decide(pipeline),
         Robots(pipeline),
         Signals(pipeline),
         Charge(pipeline),
         HtmlMeta(pipeline),
+        Trap(pipeline, robots),
         Metrics(pipeline),
         AccessLog(pipeline),
     ]

@@ -20,6 +20,7 @@ from proxy.engine.pipeline import (
     BYTES,
     CHARGED,
     CLASSIFICATION,
+    EXTRA,
     LICENCE,
     LOGGED,
     NOTES,
@@ -31,6 +32,7 @@ from proxy.engine.pipeline import (
     VERDICT,
     Pipeline,
 )
+from proxy.evidence.headerset import header_set
 from proxy.evidence.privacy import apply_privacy
 from proxy.evidence.rawhead import head_info
 from proxy.evidence.record import act_fields, build_record
@@ -84,6 +86,7 @@ class AccessLog:
             ),
         )
         self._evidence(flow, record)
+        record["optout"].update(flow.metadata.get(EXTRA, {}))
         _write(self.pipeline, record)
 
     def _evidence(self, flow: http.HTTPFlow, record: dict[str, Any]) -> None:
@@ -93,6 +96,11 @@ class AccessLog:
         if served is not None and store is not None:
             kind, body = served
             record["optout"]["served"] = {"kind": kind, "sha256": store.put(body, kind)}
+        sets, response = self.pipeline.headersets, flow.response
+        if sets is not None and response is not None and flow.metadata.get(SIGNALS):
+            shown = header_set(flow.metadata[SIGNALS], response.headers.get_all)
+            if shown:  # the exact reservation headers, kept once per distinct set
+                record["optout"]["headers_served"] = {"sha256": sets.put(shown, "header set")}
 
 
 def log_refusal(pipeline: Pipeline, peer: Any, status: int, head: bytes) -> None:

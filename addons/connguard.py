@@ -12,6 +12,10 @@ slot of the one that has waited longest for its head or, when every connection
 is busy, gets a 503 and is closed. Each 408 and 503 is
 logged like the engine's own refusals. Closing is cheap: the transport is closed
 and mitmproxy tears the connection down as if the client had left.
+
+Being the first addon, its `error` hook also completes the flows the engine
+answered with its own page (`engine_answered`), before the metrics and the log
+read them.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from typing import Any
 
 from mitmproxy import connection, ctx, http
 
+from addons.classify import request_info
 from proxy.edge.slots import Slots
 from proxy.engine import patches as enginepatch
-from proxy.engine.pipeline import SIGNALS, Pipeline
+from proxy.engine.pipeline import CLASSIFICATION, OUTCOME, REQUEST, SIGNALS, VERDICT, Pipeline
+from proxy.identity.classify import classify
+from proxy.model import Action, Verdict
 
 log = logging.getLogger(__name__)
 HEAD_TIMEOUT = 30.0  # seconds from accepting a connection to its whole request head
@@ -85,6 +92,7 @@ class ConnectionGuard:
     def error(self, flow: http.HTTPFlow) -> None:
         self.bodies.pop(flow.id, None)
         self.slots.answered(flow.client_conn.id)
+        engine_answered(flow, self.pipeline)
 
     def client_disconnected(self, client: connection.Client) -> None:
         self.slots.closed(client.id)
@@ -121,6 +129,28 @@ class ConnectionGuard:
     def _refuse(self, client: connection.Client, status: int, reason: str) -> None:
         _shut(client, status, reason, close=False)
         client.error = reason  # mitmproxy closes the connection without reading from it
+
+
+def engine_answered(flow: http.HTTPFlow, pipeline: Pipeline) -> None:
+    """What the metrics and the log need of a flow the engine answered with its own page.
+
+    Its signals are the page's reservation headers; a request it refused (413,
+    400 for bad framing or CONNECT) is a block under `edge/<reason>`, with the
+    agent it claimed, as the Edge addon's refusals are. This runs first of the
+    `error` hooks (ConnectionGuard is the first addon).
+    """
+    if flow.metadata.get(enginepatch.PAGE) is None:
+        return
+    ruleset = pipeline.ruleset
+    flow.metadata[SIGNALS] = ruleset.headers(True).names
+    reason = flow.metadata.get(enginepatch.REFUSED)
+    if reason is None:
+        return
+    flow.metadata[VERDICT] = Verdict(Action.BLOCK, f"edge/{reason}")
+    flow.metadata[OUTCOME] = "refused"
+    if CLASSIFICATION not in flow.metadata:  # refused before the Classify addon ran
+        request = flow.metadata.setdefault(REQUEST, request_info(flow))
+        flow.metadata[CLASSIFICATION] = classify(ruleset.catalogue, request)
 
 
 def body_time(headers: http.Headers, grace: float) -> float | None:

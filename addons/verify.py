@@ -29,6 +29,8 @@ class Verify:
         if verifier is None or flow.response or flow.error or REQUEST not in flow.metadata:
             return None
         found: Classification = flow.metadata[CLASSIFICATION]
+        if found.identity is Identity.UNDECLARED:
+            return None  # the address is in the range: verifying would call it verified
         signed = _signed(flow) if "signature-input" in flow.request.headers else None
         flow.metadata[SIGNED] = signed
         if found.agent is None and signed is not None and signed.agent is not None:

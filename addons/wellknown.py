@@ -1,4 +1,5 @@
-"""WellKnown: serve the documents rendered from the policy (tdmrep.json, ai.txt, RSL).
+"""WellKnown: serve the documents rendered from the policy (tdmrep.json, ai.txt, RSL),
+and the label's checkpoint public key when `optout logs keygen` made one.
 
 They are answered by the proxy in requestheaders, for every client including
 blocked crawlers, and never reach the upstream: the policy is their only source.
@@ -10,6 +11,8 @@ from mitmproxy import http
 
 from proxy.decision.decide import ALWAYS_FREE
 from proxy.engine.pipeline import REQUEST, RULESET, SERVED, VERDICT, Pipeline
+from proxy.evidence import signing
+from proxy.signals.wellknown import Document
 
 
 class WellKnown:
@@ -19,7 +22,11 @@ class WellKnown:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live or REQUEST not in flow.metadata:
             return
-        document = flow.metadata[RULESET].documents.get(flow.metadata[REQUEST].path)
+        path = flow.metadata[REQUEST].path
+        document = flow.metadata[RULESET].documents.get(path)
+        if document is None and path == signing.WELL_KNOWN and self.pipeline.checkpoint_key:
+            # The key third parties check the log's signed checkpoints with.
+            document = Document(self.pipeline.checkpoint_key, "application/x-pem-file")
         if document is None or flow.request.method not in ("GET", "HEAD"):
             return
         flow.metadata[VERDICT] = ALWAYS_FREE

@@ -27,7 +27,7 @@ from bench.procs import Registry
 from bench.scenarios import SCENARIOS, run_scenario
 from bench.servers import CONFIGS, DEFAULT_CONFIGS, ROOT, describe, snapshot
 
-MICRO = ("classifier", "logwriter", "log_summary_1m")
+MICRO = ("classifier", "logwriter", "log_summary_1m", "networks")
 RESULTS = Path(__file__).with_name("results")
 _NOTES = {
     "blocked_c20": "optout answers the GPTBot request with its own 403; mitmdump, nginx "
@@ -160,7 +160,7 @@ def _run_http(
 def _run_micro(names: list[str], tree: Path, results: dict[str, Any]) -> None:
     """In this process, with the snapshot's `proxy` package ahead of the working tree's."""
     sys.path.insert(0, str(tree))
-    from bench import logbench, logsummary, micro
+    from bench import logbench, logsummary, micro, networks
 
     rules = tree / "rules"
     for name in names:
@@ -171,6 +171,8 @@ def _run_micro(names: list[str], tree: Path, results: dict[str, Any]) -> None:
                 results["micro"][name] = micro.classifier(rules)
             elif name == "logwriter":
                 results["micro"][name] = logbench.logwriter(rules)
+            elif name == "networks":
+                results["micro"][name] = networks.networks(rules)
             else:
                 results["micro"][name] = logsummary.run()
         except Exception:

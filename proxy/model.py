@@ -99,6 +99,8 @@ class RequestInfo:
     flagged: frozenset[str] = frozenset()  # flags held against this client ("trap")
     ja4: str = ""  # the TLS client's JA4 fingerprint, where known
     client_family: str = ""  # the client software the fingerprint belongs to, where known
+    tls_version: str = ""  # "1.3": the TLS version the client connected with, "" without TLS
+    server_name: str = ""  # the SNI the client sent
 
 
 @dataclass(frozen=True, slots=True)

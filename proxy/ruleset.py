@@ -2,6 +2,7 @@
 
     rules/agents/*.yaml   the agent catalogue
     rules/ipranges/*.json published IP ranges the catalogue refers to
+    rules/networks/*.txt  cloud and hosting providers' published ranges (optional)
     rules/policy.yaml     the reservation and the rules
     rules/sites.yaml      optional: several sites by Host, each with its upstream
                           and, optionally, its own policy file (proxy.config.sites)
@@ -23,9 +24,14 @@ from types import MappingProxyType
 from proxy.config.catalogue import Catalogue, load_catalogue
 from proxy.config.policy import Policy, load_policy
 from proxy.config.reservation import warnings
+from proxy.config.rule import Vocabulary
 from proxy.config.sites import DEFAULT_POLICY, SITES_FILE, Site, Sites, load_sites
+from proxy.decision.trap import TRAP
 from proxy.errors import Problem, RuleError
+from proxy.identity.consistency import SIGNALS
 from proxy.identity.ipranges import IpRanges, load_ipranges
+from proxy.identity.networks import Networks, load_networks
+from proxy.identity.tlsclients import CLIENTS_FILE, load_clients
 from proxy.signals.headers import HeaderSignals, build_header_signals, build_meta_tags
 from proxy.signals.htmlmeta import MetaTags
 from proxy.signals.robotspolicy import robots_policy
@@ -48,6 +54,7 @@ class Ruleset:
     sites: Sites | None = None  # None: no sites.yaml, one site (--upstream) for any Host
     policy_file: str = DEFAULT_POLICY
     site_rulesets: Mapping[str, Ruleset] = field(default_factory=dict, repr=False)
+    networks: Networks = field(default_factory=Networks, repr=False)  # rules/networks + ipranges
 
     _robots: dict[str, RobotsPolicy] = field(default_factory=dict, compare=False, repr=False)
 
@@ -79,15 +86,20 @@ def load_rules(directory: Path, policy_file: str = DEFAULT_POLICY) -> Ruleset:
     catalogue = load_catalogue(directory / "agents", problems)
     ipranges = load_ipranges(directory / "ipranges", problems)
     problems.extend(_unknown_snapshots(catalogue, ipranges, directory))
+    operators = {name: a.operator for a in catalogue.agents for name in reversed(a.ip_ranges)}
+    networks = load_networks(directory / "networks", problems, ipranges, operators)
+    # Checked with the rest, so a broken table stops a start or a reload; the
+    # Fingerprint addon reads it (rules/tls/clients.yaml).
+    load_clients(directory / CLIENTS_FILE, problems)
     if not (directory / policy_file).is_file():
         problems.append(Problem(str(directory / policy_file), None, "policy file not found"))
         raise RuleError(problems)
-    base = _policy_rules(directory, policy_file, catalogue, ipranges, problems)
+    base = _policy_rules(directory, policy_file, catalogue, ipranges, problems, networks)
     sites = None
     if (directory / SITES_FILE).is_file():
         sites = load_sites(directory / SITES_FILE, directory, problems)
     others = {
-        name: _policy_rules(directory, name, catalogue, ipranges, problems)
+        name: _policy_rules(directory, name, catalogue, ipranges, problems, networks)
         for name in (sites.policies if sites is not None else ())
         if name != policy_file
     }
@@ -104,10 +116,12 @@ def _policy_rules(
     catalogue: Catalogue,
     ipranges: IpRanges,
     problems: list[Problem],
+    networks: Networks,
 ) -> Ruleset:
     """One policy file's Ruleset (unusable if it added problems: the caller raises)."""
     policy_file = directory / name
-    policy = load_policy(policy_file, catalogue, problems)
+    vocabulary = Vocabulary(networks.providers, SIGNALS, frozenset({TRAP}))
+    policy = load_policy(policy_file, catalogue, problems, vocabulary)
     reservation = policy.reservation
     return Ruleset(
         directory,
@@ -121,6 +135,7 @@ def _policy_rules(
         build_meta_tags(reservation, reserved=True),
         build_meta_tags(reservation, reserved=False),
         policy_file=name,
+        networks=networks,
     )
 
 

@@ -84,6 +84,13 @@ def _text(value: str, where: str) -> str:
     return value
 
 
+def parse_header_name(value: str, where: str) -> str:
+    """An HTTP field name (RFC 9110 token), lower-cased; "" is none."""
+    if value and re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value) is None:
+        raise SettingsError(f"{where}: {value!r} is not a header name")
+    return value.lower()
+
+
 def _path(value: str, where: str) -> Path:
     return Path(value)
 
@@ -120,6 +127,12 @@ def _token(path: str | None, token: str | None, what: str, where: str) -> str | 
 
 def _hmac_key(path: str | None, key: str | None) -> bytes | None:
     return chain.load_hmac_key({"OPTOUT_LOG_HMAC_KEY": key} if key else {}, path)
+
+
+def parse_cache_dir(value: str, where: str) -> Path | None:
+    """A cache directory ("~" expanded), or None for 'off'."""
+    text = _text(value, where)
+    return None if text.lower() == "off" else Path(text).expanduser()
 
 
 def parse_switch(value: str, where: str) -> bool:
@@ -175,6 +188,16 @@ def parse_timeout(value: str, where: str, least: float = 0) -> float:
             f"{where} must be a number of seconds ({least:g} or more), not {value!r}"
         )
     return seconds
+
+
+def parse_tsa_urls(value: str, where: str) -> tuple[str, ...]:
+    """Comma-separated http(s) URLs of time-stamping authorities; empty: none."""
+    urls = tuple(v.strip() for v in value.split(",") if v.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"{where}: {url!r} is not an http(s) URL of a TSA")
+    return urls
 
 
 def parse_positive(value: str, where: str, least: int) -> int:
@@ -247,8 +270,10 @@ def _host_port(value: str, what: str, where: str) -> tuple[str, int]:
     if not sep:
         host, port = "127.0.0.1", value
     host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not port.isdigit():
         raise SettingsError(f"{what} {value!r} ({where}) must be HOST:PORT")
+    if not 0 <= int(port) <= 65535:
+        raise SettingsError(f"{what} {value!r} ({where}): port {port} is out of range 0-65535")
     return host, int(port)
 
 
@@ -268,16 +293,23 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="FILE"),
     Setting("state", "OPTOUT_STATE", "state", _path, "the proxy's own files: chain head, keys, "
         "served documents, ledger", metavar="DIR"),
+    Setting("cache", "OPTOUT_CACHE", "~/.cache/optout-proxy", parse_cache_dir,
+        "where compiled network ranges are kept between starts; 'off' compiles at every start",
+        metavar="DIR"),
     Setting("trusted_proxies", "OPTOUT_TRUSTED_PROXIES", "", parse_trusted_proxies,
         "comma-separated addresses or networks of proxies whose X-Forwarded-For is believed",
         metavar="NETS"),
+    Setting("ja4_header", "OPTOUT_JA4_HEADER", "", parse_header_name,
+        "request header in which a TLS-terminating trusted proxy passes the client's JA4; "
+        "believed only from --trusted-proxies", metavar="NAME"),
     Setting("verify_dns", "OPTOUT_VERIFY_DNS", "on", parse_switch,
         "verify crawlers by forward-confirmed reverse DNS", choices=SWITCH),
     Setting("web_bot_auth", "OPTOUT_WEB_BOT_AUTH", "on", parse_switch,
         "verify Web Bot Auth signatures, fetching the agent's key directory over https",
         choices=SWITCH),
     Setting("ipranges_refresh", "OPTOUT_IPRANGES_REFRESH", "0", parse_seconds,
-        "refresh the published IP ranges this often; 0 is off", metavar="SECONDS"),
+        "refresh the published IP ranges (crawlers' and cloud providers') this often; 0 is off",
+        metavar="SECONDS"),
     Setting("admin", "OPTOUT_ADMIN", "127.0.0.1:9090", parse_admin,
         "where /healthz, /readyz, /metrics and POST /reload listen; 'off' disables them",
         metavar="HOST:PORT"),
@@ -316,6 +348,19 @@ SETTINGS: tuple[Setting, ...] = (
         "key that makes the access log's hash chain an HMAC chain: at least 16 bytes, never "
         "logged", metavar="FILE", fields=("log_hmac_key",),
         secret=Secret("OPTOUT_LOG_HMAC_KEY", "the key itself", _hmac_key)),
+    Setting("tsa", "OPTOUT_TSA", "", parse_tsa_urls,
+        "comma-separated RFC 3161 time-stamping authority URLs the chain head is sent to "
+        "at each checkpoint; none: checkpoints are signed only", metavar="URLS"),
+    Setting("tsa_certs", "OPTOUT_TSA_CERTS", None, _text,
+        "PEM file of the TSAs' certificate chains up to their roots, put in evidence bundles",
+        metavar="FILE"),
+    Setting("tsa_timeout", "OPTOUT_TSA_TIMEOUT", "10", partial(parse_timeout, least=0.1),
+        "how long a TSA has to answer, per try (3 tries a checkpoint, 1 at shutdown)",
+        metavar="SECONDS"),
+    Setting("checkpoint_interval", "OPTOUT_CHECKPOINT_INTERVAL", "600",
+        partial(parse_timeout, least=0.1),
+        "write a checkpoint (timestamped, signed chain head) this often, and at shutdown",
+        metavar="SECONDS"),
     Setting("log_privacy", "OPTOUT_LOG_PRIVACY", "crawlers-only", parse_privacy,
         "pseudonymise client addresses of requests that name no agent (crawlers-only), "
         "of all requests, or of none", choices=PRIVACY_MODES),
@@ -349,8 +394,7 @@ def lookup(
 ) -> str | None:
     """A setting's text: its flag if given, else its variable if set, else the default.
 
-    `default` replaces the table's for a command that reads what the proxy wrote
-    (the review commands read logs/access.jsonl where the proxy writes to stdout).
+    `default` replaces the table's for a command whose default differs from the proxy's.
     """
     setting = BY_NAME[name]
     given = (flags or {}).get(name)
@@ -385,7 +429,9 @@ class Settings:
     rules: Path
     log: str  # a file path, or "-" for standard output
     state: Path
+    cache: Path | None = _default("cache")  # None: network ranges compiled at every start
     trusted_proxies: tuple[Network, ...] = _default("trusted_proxies")
+    ja4_header: str = _default("ja4_header")  # "": no JA4 is taken from a header
     verify_dns: bool = _default("verify_dns")
     web_bot_auth: bool = _default("web_bot_auth")
     ipranges_refresh: int = _default("ipranges_refresh")  # seconds; 0 is off
@@ -407,6 +453,10 @@ class Settings:
     log_max_bytes: int = _default("log_max_bytes")
     log_keep: int = _default("log_keep")
     tls_listen: tuple[str, int] | None = _default("tls")  # the https listener; None is off
+    tsa: tuple[str, ...] = ()  # RFC 3161 authorities the checkpoints are sent to
+    tsa_certs: str | None = None  # their certificate chains, for bundles
+    checkpoint_interval: float = _default("checkpoint_interval")
+    tsa_timeout: float = _default("tsa_timeout")
 
 
 def resolve(flags: Flags, environ: Mapping[str, str] = os.environ) -> Settings:

@@ -15,6 +15,7 @@ from typing import Any
 
 from proxy.cli import classify
 from proxy.cli.serveflags import add_rules_flag, setting_value
+from proxy.config.reservation import coverage_lines
 from proxy.errors import RuleError
 from proxy.ruleset import Ruleset, load_rules
 from proxy.signals.robotstxt import merge
@@ -58,6 +59,8 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     for warning in ruleset.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for line in coverage_lines(ruleset.policy.reservation):
+        print(line, file=sys.stderr)
     print(f"{directory}: OK, {summary(ruleset)}")
     return 0
 

@@ -1,4 +1,4 @@
-"""`optout classify`: what the proxy would make of one request, as a JSON line.
+"""`optout classify`: what the proxy would make of one request: a table, or JSON lines.
 
 It runs the proxy's own steps: classification, the proxy's Verifier, and the
 decision of proxy.decision.request (licence, rules, shadow mode, act), so the
@@ -7,7 +7,8 @@ when asked: reverse DNS needs --ip (and --verify-dns on); a Web Bot Auth
 signature given with --header is checked with --fetch-keys, which fetches the
 agent's key directory over https; without it the output says it was not
 checked. User agents read from stdin share throttle buckets, as the proxy's
-requests do.
+requests do. On a terminal the results are a table; piped, JSON lines
+(`--format` chooses).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from proxy.cli.serveflags import add_rules_flag, add_setting_flag, setting_value
 from proxy.decision import act
 from proxy.decision.request import Decision, decide_request
 from proxy.errors import SettingsError
-from proxy.evidence.record import act_fields
+from proxy.evidence.record import act_fields, unmask_fields
 from proxy.identity import webbotauth
 from proxy.identity.classify import classify
+from proxy.identity.consistency import consistency_signals
 from proxy.identity.verify import KeySource, Verifier
 from proxy.model import Classification, Identity, RequestInfo
 from proxy.ruleset import Ruleset, load_rules
@@ -89,6 +91,12 @@ def add_parser(commands: Any) -> None:
         cls, "web_bot_auth", meaning="consider signatures as the proxy does (see --fetch-keys)"
     )
     add_setting_flag(cls, "shadow")
+    cls.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="a table for people or JSON lines for programs (default: a table on a terminal, "
+        "JSON when piped)",
+    )
     cls.set_defaults(handler=run)
 
 
@@ -106,24 +114,77 @@ def run(args: argparse.Namespace) -> int:
     signatures: Signatures = "checked" if keys is not None else "unchecked" if wba_on else "off"
     options = Options(bool(setting_value(args, "shadow")), signatures)
     buckets = act.Buckets()
+    as_table = (args.format or ("table" if sys.stdout.isatty() else "json")) == "table"
+    rows: list[dict[str, object]] = []
     with asyncio.Runner() as runner:  # one loop: the DNS resolver and key cache live on it
         try:
             for ua in agents:
-                request = _request(args, ua, headers)
+                request = _request(args, ua, headers, ruleset)
                 signed = _signed(request, headers, args.scheme)
                 result = runner.run(
                     classify_one(ruleset, request, verifier, headers, signed, options, buckets)
                 )
-                print(json.dumps(result), flush=True)
+                if as_table:
+                    rows.append(result)
+                else:
+                    print(json.dumps(result), flush=True)
         finally:
             if keys is not None:
                 runner.run(keys.close())
+    if as_table:
+        print(render_table(rows).rstrip("\n"))
     return 0
 
 
-def _request(args: argparse.Namespace, ua: str, headers: dict[str, str]) -> RequestInfo:
+FORMATS = ("table", "json")
+TABLE_COLUMNS = ("agent", "operator", "purpose", "identity", "action", "rule", "outcome")
+UNMASK_COLUMNS = ("network", "signals_seen")  # shown when some row has them (--ip, --header)
+UA_WIDTH = 48  # a user agent is cut to this in the table; JSON has it whole
+
+
+def render_table(rows: list[dict[str, object]]) -> str:
+    """The results as an aligned table: the user agent (shortened), then who and what."""
+    from proxy.review.text import table
+
+    def short(ua: object) -> str:
+        text = str(ua)
+        return text if len(text) <= UA_WIDTH else text[: UA_WIDTH - 1] + "…"
+
+    columns = TABLE_COLUMNS + tuple(c for c in UNMASK_COLUMNS if any(c in row for row in rows))
+    headers = ["user agent", *(c.replace("_", " ") for c in columns), "status"]
+    cells = [
+        [
+            short(row["user_agent"]),
+            *(_cell(row.get(c)) for c in columns),
+            _cell(row.get("status")),
+        ]
+        for row in rows
+    ]
+    return table(headers, cells)
+
+
+def _cell(value: object) -> str | int | None:
+    if isinstance(value, dict):  # network: provider/service/region
+        return "/".join(str(v) for v in value.values())
+    if isinstance(value, list):  # signals
+        return ", ".join(str(v) for v in value)
+    return value if value is None or isinstance(value, int | str) else str(value)
+
+
+def _request(
+    args: argparse.Namespace, ua: str, headers: dict[str, str], ruleset: Ruleset
+) -> RequestInfo:
+    """The request as the proxy sees it: with --ip, its network; the header signals."""
+    https = args.scheme == "https"
     return RequestInfo(
-        args.method.upper(), args.host, args.path, ua, args.ip, headers.get("accept", "")
+        args.method.upper(),
+        args.host,
+        args.path,
+        ua,
+        args.ip,
+        headers.get("accept", ""),
+        network=ruleset.networks.lookup(args.ip) if args.ip else None,
+        signals=consistency_signals(ua, headers, https, None),
     )
 
 
@@ -203,8 +264,8 @@ async def identify(
 ) -> Classification:
     """Who is asking, as addons/verify.py establishes it for the proxy."""
     found = classify(ruleset.catalogue, request)
-    if verifier is None:
-        return found
+    if verifier is None or found.identity is Identity.UNDECLARED:
+        return found  # undeclared: the address is in the range, "verifying" would pass
     if found.agent is None and signed is not None and signed.agent is not None:
         agent = ruleset.catalogue.by_signature_agent(signed.agent)
         if agent is not None:  # a signing agent behind a browser's user agent
@@ -237,6 +298,7 @@ def describe(request: RequestInfo, found: Classification, decision: Decision) ->
         answer["status"] = acted.status
         answer["headers"] = dict(h for h in acted.headers if h[0] != "content-type")
     answer.update(act_fields(None, verdict, decision.licence, getattr(acted, "charged", None)))
+    answer.update(unmask_fields(request, found))
     if found.method:
         answer["verified_by"] = found.method
     if found.failure:

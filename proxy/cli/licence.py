@@ -4,6 +4,11 @@
     optout licence issue --key FILE ...     print a signed token for one licensee
     optout licence check TOKEN ...          print how a token verifies, as JSON
     optout licence hash TOKEN               print the SHA-256 a listed token is kept as
+    optout licence rotate                   a new signing key for the licence server (OLP)
+    optout licences summary                 who holds which licence, paid and fetched
+
+`issue` makes the deprecated `olt1.` tokens; the licence server (addons/olp.py)
+issues JWTs to the clients of `rules/licensees.yaml` instead.
 
 Standard output carries only data (the public key line, the token, the JSON result),
 so each can be captured by a script; messages go to standard error. Exit codes: 0
@@ -22,6 +27,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from proxy.cli.serveflags import add_setting_flag, setting_value
+from proxy.evidence.logfiles import LogReadError, iter_records, log_files
+from proxy.licensing import keyfiles, ledger
 from proxy.licensing import tokens as licence
 from proxy.patterns import compile_paths
 from proxy.store import keys
@@ -32,7 +40,9 @@ _STDIN = "-"
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `licence` and its subcommands to the `optout` command's subparsers."""
-    parser = commands.add_parser("licence", help="make keys, issue and check licence tokens")
+    parser = commands.add_parser(
+        "licence", aliases=["licences"], help="licence keys and tokens; the licence ledger"
+    )
     sub = parser.add_subparsers(required=True, metavar="SUBCOMMAND")
 
     keygen = sub.add_parser("keygen", help="write a new signing key; print its public key line")
@@ -41,7 +51,10 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     keygen.set_defaults(handler=_keygen)
 
-    issue = sub.add_parser("issue", help="print a signed licence token")
+    issue = sub.add_parser(
+        "issue",
+        help="print a signed licence token (olt1, deprecated: prefer the licence server)",
+    )
     issue.add_argument(
         "--key", required=True, type=Path, metavar="FILE", help="the private key file (keygen)"
     )
@@ -91,6 +104,17 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     hash_ = sub.add_parser("hash", help="print the SHA-256 to list an opaque token under")
     hash_.add_argument("token", metavar="TOKEN", help="the token, or '-' to read it from stdin")
     hash_.set_defaults(handler=_hash)
+
+    rotate = sub.add_parser("rotate", help="a new signing key for the licence server's JWTs")
+    add_setting_flag(rotate, "state")
+    rotate.set_defaults(handler=_rotate)
+
+    summary = sub.add_parser("summary", help="licensees, their grants, payments and fetches")
+    summary.add_argument("ledger", nargs="?", help="default: STATE/licences/ledger.jsonl")
+    add_setting_flag(summary, "state")
+    add_setting_flag(summary, "log")
+    summary.add_argument("--json", action="store_true", help="one JSON document")
+    summary.set_defaults(handler=_summary)
 
 
 def _path(text: str) -> str:
@@ -154,6 +178,47 @@ def _issue(args: argparse.Namespace) -> int:
     except ValueError as e:
         return _error(str(e), USAGE)
     print(token)
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    directory = keyfiles.keys_dir(Path(setting_value(args, "state")))
+    kid = keyfiles.rotate(directory)
+    print(kid)
+    print(
+        f"optout licence: new signing key {kid} in {directory}; the previous one still "
+        "verifies until the next rotation",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    state = Path(setting_value(args, "state"))
+    path = Path(args.ledger) if args.ledger else ledger.ledger_path(state)
+    if not path.exists():
+        return _error(f"no licence ledger at {path}", USAGE)
+    access = str(setting_value(args, "log"))
+    try:
+        records = list(iter_records(log_files(path)))
+        served = list(iter_records(log_files(Path(access)))) if access != "-" else []
+    except (LogReadError, OSError) as e:
+        return _error(str(e), USAGE)
+    holders = ledger.summary(records, served)
+    if args.json:
+        print(json.dumps([ledger.as_json(h) for h in holders]))
+        return 0
+    for h in holders:
+        state_ = "revoked" if h.revoked else "active"
+        print(
+            f"{h.client_id} ({h.licensee}), {state_}, since {h.since or '-'}: "
+            f"{h.grants} grant(s), {h.refusals} refusal(s), {h.requests} request(s)"
+        )
+        print(f"  usage {' '.join(sorted(h.usage)) or '-'} on {' '.join(sorted(h.paths)) or '-'}")
+        for (month, currency), amount in sorted(h.paid.items()):
+            print(f"  paid {month}: {currency} {amount}")
+        for fetched, count in h.fetched.items():
+            print(f"  fetched {fetched} x{count}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """`optout logs`: the access log's commands; this module adds `verify`.
 
     optout logs verify [FILES]   check the hash chain; names the first bad record
+    optout logs keygen           make the label's key that signs checkpoints
 
 Exit codes: 0 the chain is intact, 1 it is not (a record was changed, removed,
 inserted or reordered), 2 the check could not be made (unreadable files, a bad
@@ -18,13 +19,17 @@ from proxy.cli.serveflags import add_setting_flag, setting_value
 from proxy.errors import SettingsError
 from proxy.evidence.chain import HEAD_FILE, Head, load_head
 from proxy.evidence.chainverify import VerifyResult, verify_lines
-from proxy.evidence.logfiles import chain_order, iter_lines, log_files
+from proxy.evidence.checkpoints import Seen, watch
+from proxy.evidence.logfiles import iter_lines
+from proxy.review.files import ReviewError, describe, resolve
 from proxy.settings import lookup
 
 VERIFY_HELP = """\
 Check the access log's hash chain: every record must link to the one before it.
-Without FILES, the log at --log (env OPTOUT_LOG) is read with all its rotated
-files; FILES given (plain or .gz, e.g. a shell glob) are put in chain order.
+Without FILES, the log at --log (env OPTOUT_LOG) is read; each FILE (plain or
+.gz, e.g. a shell glob) stands for itself and the files rotated from it, as in
+every review command, and all are put in chain order. Which files were read is
+said on standard error.
 A log that starts after record 1 (older files deleted by retention) is checked
 from its first record on. Records removed from the end break no link: give
 --state with the state dir the proxy writes to, whose chain-head.json holds the
@@ -63,7 +68,41 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         meaning="file holding the HMAC key the log was written with",
     )
     verify.set_defaults(handler=run_verify)
+    keygen = subcommands.add_parser(
+        "keygen",
+        help="make the label's Ed25519 key that signs the log's checkpoints",
+        description="Write <state>/checkpoint-signing.key (owner-only) and its public key "
+        "<state>/checkpoint-signing.pub.pem. The proxy, restarted, signs every checkpoint "
+        "and serves the public key at /.well-known/optout-checkpoint-key.pem. An existing "
+        "key is never overwritten: move it away first to rotate.",
+    )
+    add_setting_flag(keygen, "state")
+    keygen.set_defaults(handler=run_keygen)
     return subcommands
+
+
+def run_keygen(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from proxy.evidence import signing
+    from proxy.store.keys import save_private_key
+
+    state = Path(str(lookup("state", vars(args), environ)))
+    private, public = signing.paths(state)
+    key = Ed25519PrivateKey.generate()
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        save_private_key(key, private)
+    except FileExistsError:
+        print(f"optout: {private} exists: move it away first to make a new key", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"optout: cannot write {private}: {e.strerror}", file=sys.stderr)
+        return 2
+    public.write_bytes(signing.public_pem(key.public_key()))
+    print(f"wrote {private} and {public}")
+    print(f"key id (SHA-256 of the public key): {signing.key_id(key.public_key())}")
+    return 0
 
 
 def run_verify(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
@@ -72,32 +111,33 @@ def run_verify(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
         key = setting_value(args, "log_hmac_key_file", environ)
         files = _files(args, environ)
         head = _head(args.state)
-        result = verify_lines(iter_lines(files), key, head)
+        seen = Seen()
+        result = verify_lines(watch(iter_lines(files), seen), key, head)
     except (UsageError, SettingsError) as e:
         print(f"optout: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"optout: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
-    print(report(result, files, head))
+    print(report(result, files, head, seen))
     if result.ok:
         return 0
     return 2 if result.needs_key else 1
 
 
 def _files(args: argparse.Namespace, environ: Mapping[str, str] | None) -> list[Path]:
-    if args.files:
-        files = chain_order(args.files)
-    else:
-        log = str(lookup("log", vars(args), environ))
-        if log == "-":
-            raise UsageError("give the log FILES to verify (the log is written to standard output)")
-        files = log_files(Path(log))
-        if not files:
-            raise UsageError(f"no log at {log}")
+    """The same file set as every review command: proxy.review.files.resolve."""
+    for path in args.files:  # a FILE that is missing or unreadable: exit code 2, named
+        with path.open("rb"):
+            pass
+    try:
+        files = resolve([str(f) for f in args.files], args.log, environ)
+    except ReviewError as e:
+        raise UsageError(str(e)) from None
     for path in files:
         with path.open("rb"):  # fail now, with exit code 2, rather than halfway through
             pass
+    print(f"optout: {describe(files)}", file=sys.stderr)
     return files
 
 
@@ -113,14 +153,17 @@ def _head(state: Path | None) -> Head | None:
     return head
 
 
-def report(result: VerifyResult, files: list[Path], head: Head | None) -> str:
+def report(
+    result: VerifyResult, files: list[Path], head: Head | None, seen: Seen | None = None
+) -> str:
     """What verify prints: the verdict first, then gaps and the limits of the check."""
     if not result.ok:
         verdict = "cannot verify" if result.needs_key else "CHAIN BROKEN"
         where = f" at {result.file}:{result.line}" if result.file and result.line else ""
         lines = [f"{verdict}{where}: {result.problem}"]
-        if result.records:
-            lines.append(f"the {result.records} records before it are intact")
+        intact = _intact_before(result)
+        if intact:
+            lines.append(f"the {intact} records before it are intact")
         return "\n".join(lines)
     span = (
         f"records {result.first_sequence} to {result.last_sequence}"
@@ -138,6 +181,25 @@ def report(result: VerifyResult, files: list[Path], head: Head | None) -> str:
             f"note: the log starts at record {result.first_sequence}: "
             "the files with the records before it were not given"
         )
+    lines.extend(_checkpoint_lines(seen))
     if head is None:
         lines.append("note: no --state given: records removed from the end would go unnoticed")
     return "\n".join(lines)
+
+
+def _intact_before(result: VerifyResult) -> int:
+    """Records walked before the one named: the walk has counted the named record
+    itself when the record after it exposed it."""
+    named_walked = result.sequence is not None and result.sequence == result.last_sequence
+    return result.records - 1 if named_walked else result.records
+
+
+def _checkpoint_lines(seen: Seen | None) -> list[str]:
+    if seen is None or not seen.count:
+        return []
+    last = f", the last timestamp at {seen.last_time}" if seen.last_time else ""
+    lines = [
+        f"checkpoints: {seen.count} ({seen.timestamped} timestamped by a TSA, "
+        f"{seen.signed} signed){last}"
+    ]
+    return lines + seen.gaps

@@ -8,8 +8,10 @@
     optout replay    run past requests from an access log through the rules
     optout logs      verify, summarise, search and report on the access log
     optout evidence  build and verify an evidence bundle for one agent
-    optout licence   keys and licence tokens for licensed partners
+    optout licence   keys and licence tokens for licensed partners; the licence ledger
+    optout licensee  clients of the licence server (rules/licensees.yaml)
     optout charges   what the charges ledger totals, per crawler and month
+    optout catalogue import a newer ai.robots.txt list; counts per purpose and operator
 
 Human messages go to standard error; standard output carries data (the access
 log when it is '-', classify's JSON lines), so either can be piped.
@@ -19,28 +21,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 
 from proxy import __version__
-from proxy.cli import authoring, charges, licence, logs
+from proxy.cli import authoring, catalogue, charges, licence, licensee, logs
 from proxy.cli.authoring import summary
 from proxy.cli.review import add_evidence_parser, add_review_parsers
 from proxy.cli.serveflags import add_serve_flags
 from proxy.config.sites import SITES_FILE
 from proxy.errors import RuleError, SettingsError
+from proxy.identity.networks import use_cache_dir
 from proxy.ops import oplog
 from proxy.ruleset import Ruleset, load_rules
-from proxy.settings import parse_listen, resolve
+from proxy.settings import LOG_FORMATS, Settings, lookup, parse_listen, resolve, value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        use_cache_dir(value("cache", vars(args)))  # compiled network ranges, for every command
         return int(args.handler(args))
     except (RuleError, SettingsError) as e:
-        print(f"optout: {e}", file=sys.stderr)
+        if args.handler in (_run, _demo):
+            _serving_error(args, str(e))
+        else:
+            print(f"optout: {e}", file=sys.stderr)
         return 1
+
+
+def _serving_error(args: argparse.Namespace, message: str) -> None:
+    """A serving command's refusal, in the format of its other messages (--log-format)."""
+    try:
+        fmt = str(lookup("log_format", vars(args)))
+        oplog.configure(fmt if fmt in LOG_FORMATS else "text", "info")
+    except SettingsError:
+        oplog.configure("text", "info")
+    for line in message.splitlines():  # one line per problem; each its own (not held back)
+        logging.getLogger("optout").error(line.replace("%", "%%"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="serve as a reverse proxy in front of --upstream")
     add_serve_flags(run, upstream=True)
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="check the rules, settings, key files, log and state paths, ports and upstreams, "
+        "then exit: 0 if all is well, 1 with one line per problem",
+    )
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo", help="serve the bundled demo label site behind the proxy")
@@ -66,13 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     add_review_parsers(log_commands)
     add_evidence_parser(commands)
     licence.add_parsers(commands)
+    licensee.add_parsers(commands)
     charges.add_parsers(commands)
+    catalogue.add_parsers(commands)
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = resolve(vars(args))
     ruleset = load_rules(settings.rules)
+    if args.check:
+        return _check(settings, ruleset)
     from proxy.engine import runner  # the engine is imported only when serving
 
     oplog.configure(settings.log_format, settings.log_level)
@@ -92,10 +121,28 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(settings: Settings, ruleset: Ruleset) -> int:
+    """`optout run --check`: the preflight, without serving (settings and rules were read)."""
+    from proxy.engine import preflight, runner
+
+    try:
+        runner.check_tls(settings, ruleset)
+        found = asyncio.run(preflight.problems(settings, ruleset))
+    except SettingsError as e:
+        found = [str(e)]
+    for problem in found:
+        print(f"optout: {problem}", file=sys.stderr)
+    if found:
+        return 1
+    print(f"optout: check passed: {summary(ruleset)}, log, state, ports and upstreams are usable")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     """`optout demo`: the demo label site on loopback with the proxy in front of it."""
     from proxy.demo import bound_port
     from proxy.demo import serve as serve_site
+    from proxy.demo.offline import BANNER, offline
     from proxy.engine.runner import serve  # the engine is imported only when serving
 
     async def main() -> None:
@@ -103,7 +150,7 @@ def _demo(args: argparse.Namespace) -> int:
         site = await serve_site(site_host, site_port)
         upstream = f"http://{site_host}:{bound_port(site)}"
         try:
-            settings = resolve({**vars(args), "upstream": upstream})
+            settings, resolver = offline(resolve({**vars(args), "upstream": upstream}))
             oplog.configure(settings.log_format, settings.log_level)
             ruleset = load_rules(settings.rules)
 
@@ -116,11 +163,11 @@ def _demo(args: argparse.Namespace) -> int:
                     f"  curl -si -A 'Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; "
                     f"compatible; GPTBot/1.2; +https://openai.com/gptbot)' {base}/\n"
                     + (f"  metrics: {admin}/metrics\n" if admin else "")
-                    + "  Ctrl-C stops it.",
+                    + f"{BANNER}\n  Ctrl-C stops it.",
                     settings.log_format,
                 )
 
-            await serve(settings, ruleset, announce)
+            await serve(settings, ruleset, announce, resolver)
         finally:
             await site.cleanup()
 

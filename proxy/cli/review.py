@@ -4,12 +4,15 @@
     optout logs violations [FILES] [--state DIR] [--rules DIR] [--agent A] [--all-purposes]
     optout logs search [FILES] [--agent ...] [--path P] [--json] [--limit N]
     optout logs report --out report.html [FILES]
-    optout evidence --agent NAME --out bundle.zip [FILES] [--state DIR]
+    optout evidence --agent NAME|--operator NAME|--ip NET|--flagged --out bundle.zip [FILES]
     optout evidence verify bundle.zip [--key-file F]
+    optout evidence notice bundle.zip --out notice.html [--pdf notice.pdf] [--rules DIR]
 
-FILES default to $OPTOUT_LOG or logs/access.jsonl; a current log file stands
-for all its rotated (and gzipped) files. Data goes to standard output, messages
-and progress to standard error. Exit status 2 means the command could not run.
+FILES default to the log the proxy writes, --log / OPTOUT_LOG; a current log file
+stands for all its rotated (and gzipped) files, for every command alike, and each
+says on standard error which files it read. Data goes to standard output,
+messages and progress to standard error. Exit status 2 means the command could
+not run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from proxy.cli.serveflags import add_setting_flag, setting_value
 from proxy.errors import OptoutError, SettingsError
-from proxy.review.files import ReviewError, parse_time, resolve
+from proxy.review.files import ReviewError, describe, parse_time, resolve
 from proxy.ruleset import load_rules
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,6 +64,7 @@ def add_review_parsers(logs: argparse._SubParsersAction[argparse.ArgumentParser]
     _common(p, json_flag=False)
     _state_rules(p)
     p.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    add_setting_flag(p, "log_hmac_key_file", flag="--key-file", meaning="HMAC key of the log")
     p.set_defaults(handler=_guard(_report))
 
 
@@ -69,21 +73,31 @@ def add_evidence_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     p = commands.add_parser(
         "evidence",
         help="a zip of one agent's records with the chain proof; 'evidence verify' checks one",
-        usage="optout evidence --agent NAME --out bundle.zip [FILES] [options]\n"
-        "       optout evidence verify bundle.zip [--key-file F]",
+        usage="optout evidence --agent NAME|--operator NAME|--ip NET|--flagged "
+        "--out bundle.zip [FILES] [options]\n"
+        "       optout evidence verify bundle.zip [--key-file F]\n"
+        "       optout evidence notice bundle.zip --out notice.html [--pdf notice.pdf]",
     )
     p.add_argument("files", nargs="*", metavar="FILES", help="log files, or: verify BUNDLE")
     p.add_argument("--agent", help="the agent's name as logged (optout.agent)")
+    p.add_argument("--operator", help="every agent of this operator (optout.operator)")
+    p.add_argument("--ip", help="requests from this address or network (203.0.113.0/24)")
+    p.add_argument("--flagged", action="store_true", help="requests flagged as suspicious")
     p.add_argument("--since", help="from this time (ISO 8601, UTC unless an offset is given)")
     p.add_argument("--until", help="before this time (a bare date: through that day)")
     p.add_argument("--out", type=Path, help="the zip file to write")
+    add_setting_flag(p, "log", meaning="the log file, when FILES are not given")
     add_setting_flag(p, "state")
     add_setting_flag(p, "log_hmac_key_file", flag="--key-file", meaning="HMAC key of the log")
+    add_setting_flag(p, "tsa_certs")
+    add_setting_flag(p, "rules", meaning="rules directory: the notice's label, address, contact")
+    p.add_argument("--pdf", type=Path, help="notice: also print it to this PDF (Chromium)")
     p.set_defaults(handler=_guard(_evidence))
 
 
 def _common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
-    p.add_argument("files", nargs="*", metavar="FILES", help="log files (default: $OPTOUT_LOG)")
+    p.add_argument("files", nargs="*", metavar="FILES", help="log files (default: --log)")
+    add_setting_flag(p, "log", meaning="the log file, when FILES are not given")
     p.add_argument("--since", help="from this time (ISO 8601, UTC unless an offset is given)")
     p.add_argument("--until", help="before this time (a bare date: through that day)")
     if json_flag:
@@ -116,6 +130,18 @@ def _guard(handler: Handler) -> Handler:
     return run
 
 
+def _files(args: argparse.Namespace) -> list[Path]:
+    """FILES, else the proxy's log (--log / OPTOUT_LOG); says on stderr which were read."""
+    from proxy.review.vocabulary import unreadable_note
+
+    files = resolve(args.files, args.log)
+    print(f"optout: {describe(files)}", file=sys.stderr)
+    note = unreadable_note(files)
+    if note:
+        print(f"optout: warning: {note}", file=sys.stderr)
+    return files
+
+
 def _window(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return parse_time(args.since), parse_time(args.until, end=True)
 
@@ -139,7 +165,7 @@ def _summary(args: argparse.Namespace) -> int:
     from proxy.review import summary
 
     since, until = _window(args)
-    result = summary.summarise(resolve(args.files), since, until, by=args.by)
+    result = summary.summarise(_files(args), since, until, by=args.by, unmask=True)
     _out(json.dumps(result.as_json(), indent=2) if args.json else summary.render(result))
     return 0
 
@@ -150,19 +176,23 @@ def _violations(args: argparse.Namespace) -> int:
     since, until = _window(args)
     purposes = None if args.all_purposes else violations.AI_PURPOSES
     opts = violations.Options(since, until, args.agent, purposes)
-    found = violations.find(resolve(args.files), _state(args), _tokens(args), opts)
+    found = violations.find(_files(args), _state(args), _tokens(args), opts)
     _out(json.dumps(found.as_json(), indent=2) if args.json else violations.render(found))
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
     from proxy.review import search
+    from proxy.review.vocabulary import check_choice, check_ip
 
+    for flag in ("purpose", "identity", "action"):
+        check_choice(flag, getattr(args, flag))
+    check_ip(args.ip)
     since, until = _window(args)
     filters = search.Filters(
         args.agent, args.purpose, args.identity, args.action, args.ip, args.path, since, until
     )
-    rows = search.search(resolve(args.files), filters, raw=args.json, limit=args.limit)
+    rows = search.search(_files(args), filters, raw=args.json, limit=args.limit)
     if args.json:
         for row in rows:
             sys.stdout.write(row[-1] + "\n")
@@ -175,8 +205,9 @@ def _report(args: argparse.Namespace) -> int:
     from proxy.review import report
 
     since, until = _window(args)
-    files = resolve(args.files)
-    page = report.build(files, _state(args), _tokens(args), since, until)
+    files = _files(args)
+    key = setting_value(args, "log_hmac_key_file")
+    page = report.build(files, _state(args), _tokens(args), since, until, key)
     args.out.write_text(page, encoding="utf-8")
     print(f"optout: wrote {args.out}", file=sys.stderr)
     return 0
@@ -184,17 +215,26 @@ def _report(args: argparse.Namespace) -> int:
 
 def _evidence(args: argparse.Namespace) -> int:
     from proxy.review import evidence
+    from proxy.review.vocabulary import check_ip
 
     if args.files[:1] == ["verify"]:
         return _evidence_verify(args)
-    if not args.agent or not args.out:
-        raise ReviewError("evidence needs --agent NAME and --out bundle.zip")
+    if args.files[:1] == ["notice"]:
+        return _evidence_notice(args)
+    if not args.out:
+        raise ReviewError("evidence needs --out bundle.zip")
+    check_ip(args.ip)
     since, until = _window(args)
-    want = evidence.Request(args.agent, since, until)
-    manifest = evidence.build(resolve(args.files), want, args.out, _state(args))
+    want = evidence.Request(args.agent, since, until, args.operator, args.ip, args.flagged)
+    certs = setting_value(args, "tsa_certs")
+    manifest = evidence.build(
+        _files(args), want, args.out, _state(args), Path(certs) if certs else None
+    )
     print(
-        f"optout: wrote {args.out}: {manifest['records']} record(s) of {args.agent}, "
-        f"{len(manifest['served'])} served document(s)",
+        f"optout: wrote {args.out}: {manifest['records']} record(s) of "
+        f"{want.agent or want.describe()}, "
+        f"{len(manifest['served'])} served document(s), "
+        f"{len(manifest['timestamps'])} timestamp token(s)",
         file=sys.stderr,
     )
     return 0
@@ -210,8 +250,24 @@ def _evidence_verify(args: argparse.Namespace) -> int:
         print(fact)
     for problem in outcome.problems:
         print(f"FAILED: {problem}")
+    if outcome.statement:
+        print("\n" + outcome.statement + "\n")
     print("OK: the bundle is consistent" if outcome.ok else "the bundle does NOT verify")
     return 0 if outcome.ok else (2 if outcome.needs_key else 1)
+
+
+def _evidence_notice(args: argparse.Namespace) -> int:
+    from proxy.review import notice
+
+    if len(args.files) != 2 or not args.out:
+        raise ReviewError("usage: optout evidence notice bundle.zip --out notice.html [--pdf F]")
+    policy = load_rules(setting_value(args, "rules")).policy
+    args.out.write_text(notice.build(Path(args.files[1]), policy), encoding="utf-8")
+    print(f"optout: wrote {args.out}", file=sys.stderr)
+    if args.pdf:
+        notice.render_pdf(args.out, args.pdf)
+        print(f"optout: wrote {args.pdf}", file=sys.stderr)
+    return 0
 
 
 def _out(text: str) -> None:

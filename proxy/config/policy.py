@@ -22,14 +22,17 @@ from proxy.config import yamlsource
 from proxy.config.catalogue import Catalogue
 from proxy.config.licences import Licences, parse_licences
 from proxy.config.reservation import Reservation, has_control, parse_reservation
-from proxy.config.rule import Rule, parse_rate
+from proxy.config.rule import CRAWLER_RANGE, DATACENTER, Rule, Vocabulary, parse_rate
+from proxy.config.trap import Trap, parse_trap
 from proxy.errors import Problem
 from proxy.model import Action, Identity, Purpose, Verdict
 from proxy.patterns import compile_hosts, compile_paths
 from proxy.prices import parse_price
 
-_TOP_KEYS = ("version", "label", "reservation", "rules", "default", "enforce", "licences")
-_MATCHERS = ("agent", "operator", "purpose", "identity", "host", "path", "method")
+_TOP_KEYS: tuple[str, ...] = ("version", "label", "reservation", "rules", "default", "enforce")
+_TOP_KEYS += ("licences", "trap", "address")  # address: for `optout evidence notice`
+_MATCHERS: tuple[str, ...] = ("agent", "operator", "purpose", "identity", "host", "path")
+_MATCHERS += ("method", "network", "signals", "flagged")
 _ACTION_KEYS = {"price": Action.CHARGE, "rate": Action.THROTTLE, "per": Action.THROTTLE}
 _RULE_KEYS = ("name", "description", "action", *_MATCHERS, *_ACTION_KEYS)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -44,17 +47,26 @@ class Policy:
     default: Verdict
     enforce: bool = True  # False is shadow mode: blocks are logged, not applied
     licences: Licences = Licences()
+    trap: Trap | None = None  # the robots.txt trap, if the policy sets one
+    address: str = ""  # the label's postal address (lines), for notices
 
 
-def load_policy(path: Path, catalogue: Catalogue, problems: list[Problem]) -> Policy:
-    """Load and validate `path`; append each problem found to `problems`."""
+def load_policy(
+    path: Path, catalogue: Catalogue, problems: list[Problem], vocabulary: Vocabulary | None = None
+) -> Policy:
+    """Load and validate `path`; append each problem found to `problems`.
+
+    Without a `vocabulary`, network, signal and flag names are not checked.
+    """
     report = yamlsource.Report(str(path))
-    policy = _parse(yamlsource.load(path, report), catalogue, report)
+    policy = _parse(yamlsource.load(path, report), catalogue, report, vocabulary)
     problems.extend(report.problems)
     return policy
 
 
-def _parse(data: Any, catalogue: Catalogue, report: yamlsource.Report) -> Policy:
+def _parse(
+    data: Any, catalogue: Catalogue, report: yamlsource.Report, vocabulary: Vocabulary | None
+) -> Policy:
     fallback = Policy("", Reservation(), (), Verdict(Action.ALLOW, "default"))
     if data is None:
         if not report.problems:
@@ -73,11 +85,19 @@ def _parse(data: Any, catalogue: Catalogue, report: yamlsource.Report) -> Policy
         label = ""
     line = yamlsource.line_of(data, "reservation")
     reservation = parse_reservation(data.get("reservation", {}), report, line)
-    rules = _parse_rules(data.get("rules", []), data, catalogue, report)
+    rules = _parse_rules(data.get("rules", []), data, catalogue, report, vocabulary)
     default = _parse_default(data, report)
     licences = parse_licences(data.get("licences"), report, yamlsource.line_of(data, "licences"))
     _check_licence_rules(rules, licences, data, report)
-    return Policy(label, reservation, rules, default, _parse_enforce(data, report), licences)
+    trap = None
+    if "trap" in data:
+        trap = parse_trap(data["trap"], report, yamlsource.line_of(data, "trap"))
+    enforce = _parse_enforce(data, report)
+    address = data.get("address", "")
+    if not isinstance(address, str):
+        report.add(yamlsource.line_of(data, "address"), "must be a string", field="address")
+        address = ""
+    return Policy(label, reservation, rules, default, enforce, licences, trap, address.strip())
 
 
 def _check_licence_rules(
@@ -123,7 +143,11 @@ def _parse_default(data: dict[str, Any], report: yamlsource.Report) -> Verdict:
 
 
 def _parse_rules(
-    node: Any, data: Any, catalogue: Catalogue, report: yamlsource.Report
+    node: Any,
+    data: Any,
+    catalogue: Catalogue,
+    report: yamlsource.Report,
+    vocabulary: Vocabulary | None,
 ) -> tuple[Rule, ...]:
     if not isinstance(node, list):
         report.add(yamlsource.line_of(data, "rules"), "must be a list of rules", field="rules")
@@ -132,7 +156,7 @@ def _parse_rules(
     seen: dict[str, int] = {}
     for index, entry in enumerate(node):
         line = yamlsource.line_of(node, index)
-        rule = _parse_rule(entry, index + 1, line, catalogue, report)
+        rule = _parse_rule(entry, index + 1, line, catalogue, report, vocabulary)
         if rule is None:
             continue
         if rule.name in seen:
@@ -148,7 +172,12 @@ def _parse_rules(
 
 
 def _parse_rule(
-    entry: Any, number: int, line: int | None, catalogue: Catalogue, report: yamlsource.Report
+    entry: Any,
+    number: int,
+    line: int | None,
+    catalogue: Catalogue,
+    report: yamlsource.Report,
+    vocabulary: Vocabulary | None = None,
 ) -> Rule | None:
     if not isinstance(entry, dict):
         report.add(line, "each rule must be a mapping", rule=f"rule {number}")
@@ -169,7 +198,9 @@ def _parse_rule(
             report.add(line, "missing", rule=label, field="name")
     action = _parse_action(entry, line, label, report)
     matchers = {
-        key: _parse_matcher(key, entry[key], catalogue, bad) for key in _MATCHERS if key in entry
+        key: _parse_matcher(key, entry[key], (catalogue, vocabulary), bad)
+        for key in _MATCHERS
+        if key in entry
     }
     if not matchers:
         report.add(line, f"a rule needs at least one matcher ({', '.join(_MATCHERS)})", rule=label)
@@ -190,6 +221,9 @@ def _parse_rule(
         hosts=matchers.get("host"),
         paths=matchers.get("path"),
         methods=matchers.get("method"),
+        networks=matchers.get("network"),
+        signals=matchers.get("signals"),
+        flagged=matchers.get("flagged"),
         **extras,
     )
 
@@ -236,12 +270,17 @@ def _parse_action(
     return None
 
 
-def _parse_matcher(key: str, value: Any, catalogue: Catalogue, bad: Any) -> Any:
+def _parse_matcher(
+    key: str, value: Any, names: tuple[Catalogue, Vocabulary | None], bad: Any
+) -> Any:
     values = yamlsource.string_list(value)
     if not values:
         bad(key, "must be a string or a non-empty list of strings")
         return None
+    catalogue, vocabulary = names
     try:
+        if key in _NAMED:
+            return _NAMED[key](values, vocabulary)
         return _COMPILERS[key](values, catalogue)
     except ValueError as e:
         bad(key, str(e))
@@ -289,6 +328,38 @@ _COMPILERS: dict[str, Any] = {
     "host": lambda values, _: compile_hosts(values),
     "path": lambda values, _: compile_paths(values),
     "method": _methods,
+}
+
+
+def _networks(values: list[str], vocabulary: Vocabulary | None) -> frozenset[str]:
+    known = {DATACENTER, CRAWLER_RANGE}
+    if vocabulary is not None:
+        known |= vocabulary.providers
+        for v in values:
+            if v not in known:
+                choices = ", ".join(sorted(known))
+                raise ValueError(f"unknown network {v!r}; expected one of {choices}")
+    return frozenset(values)
+
+
+def _named(kind: str, field: str) -> Any:
+    """A compiler checking names against one set of the vocabulary (when there is one)."""
+
+    def compile_(values: list[str], vocabulary: Vocabulary | None) -> frozenset[str]:
+        known: frozenset[str] | None = getattr(vocabulary, field, None)
+        for v in values:
+            if known is not None and v not in known:
+                choices = ", ".join(sorted(known))
+                raise ValueError(f"unknown {kind} {v!r}; expected one of {choices}")
+        return frozenset(values)
+
+    return compile_
+
+
+_NAMED: dict[str, Any] = {
+    "network": _networks,
+    "signals": _named("signal", "signals"),
+    "flagged": _named("flag", "flags"),
 }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from proxy.config import yamlsource
 from proxy.errors import Problem
@@ -38,7 +38,9 @@ KEYS = (
     "overrides",
 )
 _OVERRIDE_KEYS = ("name", "path", "content_type", "reserved")
-AIPREF_LABELS = ("train-ai", "search")  # draft-ietf-aipref-vocab-07
+# draft-ietf-aipref-vocab-08: train-ai is the training of *generative* models only;
+# there is no category for other training, nor for AI use in answers (see coverage()).
+AIPREF_LABELS = ("train-ai", "search")
 SIGNAL_LABELS = ("search", "ai-input", "ai-train")  # Cloudflare Content Signals
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
 _ROBOTS_TAG = re.compile(r"[a-z][a-z0-9-]*")
@@ -74,6 +76,7 @@ class Reservation:
     content_usage: tuple[tuple[str, str], ...] = ()  # labels besides train-ai
     content_signal: tuple[tuple[str, str], ...] = (("search", "yes"),)  # besides ai-train/input
     rsl_path: str | None = None
+    rsl_server: str | None = None  # the licence server the RSL document names (OLP)
     ai_txt: bool = True
     overrides: tuple[Override, ...] = ()
 
@@ -128,6 +131,7 @@ def parse_reservation(node: Any, report: yamlsource.Report, line: int | None) ->
         content_usage=usage,
         content_signal=signal,
         rsl_path=_rsl_path(node, bad),
+        rsl_server=_rsl_server(node, bad),
         ai_txt=flags["ai_txt"],
         overrides=_overrides(node, report),
     )
@@ -233,7 +237,11 @@ def _rsl_path(node: dict[str, Any], bad: Any) -> str | None:
     rsl = node.get("rsl")
     if rsl is None:
         return None
-    if not isinstance(rsl, dict) or set(rsl) - {"path"} or not isinstance(rsl.get("path"), str):
+    if (
+        not isinstance(rsl, dict)
+        or set(rsl) - {"path", "server"}
+        or not isinstance(rsl.get("path"), str)
+    ):
         bad("rsl", "must be a mapping like {path: /license.xml}")
         return None
     path = str(rsl["path"])
@@ -242,6 +250,18 @@ def _rsl_path(node: dict[str, Any], bad: Any) -> str | None:
         bad("rsl", f"path {path!r} must be an absolute path of URL-safe characters", at)
         return None
     return path
+
+
+def _rsl_server(node: dict[str, Any], bad: Any) -> str | None:
+    """`rsl.server`: the licence server reserved content names (`<content server="…">`)."""
+    rsl = node.get("rsl")
+    if not isinstance(rsl, dict) or rsl.get("server") is None:
+        return None
+    error = url_error(rsl["server"], mailto=False)
+    if error:
+        bad("rsl", f"server: {error}", yamlsource.line_of(rsl, "server"))
+        return None
+    return str(rsl["server"])
 
 
 def _overrides(node: dict[str, Any], report: yamlsource.Report) -> tuple[Override, ...]:
@@ -262,8 +282,44 @@ def _overrides(node: dict[str, Any], report: yamlsource.Report) -> tuple[Overrid
                     rule=f'override {index + 1} ("{override.name}")',
                     field="name",
                 )
+            _refuse_shadowed(override, result, index + 1, entry, report)
             result.append(override)
     return tuple(result)
+
+
+def _refuse_shadowed(
+    later: Override, earlier: list[Override], number: int, entry: Any, report: yamlsource.Report
+) -> None:
+    """Refuse a path override that an earlier one with the other answer always pre-empts.
+
+    Headers and meta tags resolve first match wins, so it would never apply; tdmrep.json,
+    robots.txt and ai.txt resolve the most specific path, so they would apply it. No
+    format can say both, and the signals would contradict each other.
+    """
+    if not later.paths or later.content_types:
+        return
+    for first in earlier:
+        if first.reserved != later.reserved and not first.content_types and first.paths:
+            if all(_covers(first.paths, pattern) for pattern in later.paths):
+                report.add(
+                    yamlsource.line_of(entry, "path"),
+                    f"never applies: override {first.name!r} comes first and matches every path"
+                    " this one names, so headers (first match wins) would say"
+                    f" reserved={str(first.reserved).lower()} while tdmrep.json, robots.txt"
+                    " and ai.txt (most specific path wins) would say"
+                    f" reserved={str(later.reserved).lower()}; move it before {first.name!r}",
+                    rule=f'override {number} ("{later.name}")',
+                    field="path",
+                )
+                return
+
+
+def _covers(patterns: tuple[str, ...], pattern: str) -> bool:
+    """Whether one of `patterns` (robots.txt-style prefixes) matches every path `pattern` does."""
+    literal = pattern.split("*")[0].removesuffix("$")
+    return any(
+        not p.endswith("$") and compile_paths([p]).match(literal) is not None for p in patterns
+    )
 
 
 def _override(
@@ -334,3 +390,75 @@ def url_error(value: Any, mailto: bool = False) -> str | None:
 
 def has_control(text: str) -> bool:
     return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+class Coverage(NamedTuple):
+    """What one format says of the label's intent, and what it cannot say."""
+
+    format: str
+    says: str
+    cannot: tuple[str, ...]
+
+
+def coverage(reservation: Reservation) -> tuple[Coverage, ...]:
+    """Per format, how the site default maps onto "no AI training of any kind" and
+    "no AI use for answers" (when reserved), or their opposites (when not)."""
+    r = reservation.reserved
+    usage = ", ".join(f"{k}={v}" for k, v in reservation.usage(r))
+    signal = ", ".join(f"{k}={v}" for k, v in reservation.signals(r))
+    per_path = any(o.paths and o.reserved != r for o in reservation.overrides)
+    types = any(o.content_types for o in reservation.overrides)
+    found = [
+        Coverage(
+            "aipref Content-Usage (header, robots.txt)",
+            f"{usage}: train-ai is the training of generative AI models (vocab-08)",
+            (
+                "training of models that generate nothing (train-ai covers generative ones)",
+                "AI use for answers: the vocabulary has no category for it",
+            ),
+        ),
+        Coverage(
+            "Content-Signal (robots.txt)",
+            f"{signal}: ai-train is any AI training, ai-input any AI answer or grounding",
+            ("a per-path answer: robots.txt states the site default",) if per_path else (),
+        ),
+        Coverage(
+            "TDMRep (header, meta, tdmrep.json)",
+            f"tdm-reservation={int(r)}: text and data mining rights "
+            + ("reserved (EU DSM Art. 4), training and answers alike" if r else "not reserved"),
+            ("training and AI answers apart: one bit for all text and data mining",)
+            + (("content types, in tdmrep.json",) if types else ()),
+        ),
+    ]
+    if reservation.rsl_path or reservation.licence:
+        found.append(
+            Coverage(
+                "RSL licence document",
+                "usage prohibited: " + (_rsl_tokens(reservation.signals(r), "no") or "none"),
+                ("which crawler may do what: RSL states the terms, the licence grants them",),
+            )
+        )
+    if reservation.x_robots_tag and r:
+        found.append(
+            Coverage(
+                "noai (X-Robots-Tag, robots meta)",
+                f"{', '.join(reservation.x_robots_tag)}: no AI use of any kind (informal)",
+                ("training and answers apart", "what most crawlers read: no standard defines it"),
+            )
+        )
+    return tuple(found)
+
+
+def _rsl_tokens(signals: tuple[tuple[str, str], ...], value: str) -> str:
+    return " ".join(k for k, v in signals if v == value and k in SIGNAL_LABELS)
+
+
+def coverage_lines(reservation: Reservation) -> list[str]:
+    """`optout check`'s account of the signals: per format, what it says and cannot say."""
+    if not reservation.enabled:
+        return ["signals: reservation disabled, no format says anything"]
+    lines = []
+    for c in coverage(reservation):
+        lines.append(f"signals: {c.format} says {c.says}")
+        lines += [f"  cannot say: {what}" for what in c.cannot]
+    return lines

@@ -2,6 +2,10 @@
 
 Patterns are compiled when the rules load (`proxy.patterns`), so a bad pattern can
 never reach a request. Rates ("10/s burst 20") are parsed here, for throttle rules.
+
+`network`, `signals` and `flagged` match what the request showed besides its claim
+(where it comes from, consistency checks that fired, flags held against the client);
+their names are checked against a `Vocabulary` the rules directory supplies.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from proxy.model import Action, Classification, Identity, Purpose, RequestInfo
+from proxy.model import RESIDENTIAL, Action, Classification, Identity, Network, Purpose, RequestInfo
 from proxy.patterns import PathMatcher
 from proxy.prices import Price
 
@@ -18,6 +22,17 @@ _UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0}
 _UNITS |= {"h": 3600.0, "hour": 3600.0}
 _RATE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)(?:\s+burst\s+([0-9]+))?\s*")
 MAX_BURST = 1_000_000
+DATACENTER = "datacenter"  # network: any cloud or hosting provider's published range
+CRAWLER_RANGE = "crawler-range"  # network: any crawler operator's published range
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The names `network`, `signals` and `flagged` may use, from the rules directory."""
+
+    providers: frozenset[str] = frozenset()  # provider names of rules/networks/
+    signals: frozenset[str] = frozenset()  # proxy.identity.consistency.SIGNALS
+    flags: frozenset[str] = frozenset()  # "trap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +46,9 @@ class Rule:
     hosts: re.Pattern[str] | None = None
     paths: PathMatcher | None = None
     methods: frozenset[str] | None = None
+    networks: frozenset[str] | None = None  # "datacenter", "crawler-range" or provider names
+    signals: frozenset[str] | None = None  # any of them fired
+    flagged: frozenset[str] | None = None  # any of them is held against the client
     description: str = ""
     price: Price | None = None  # charge
     rate: tuple[float, int] | None = None  # throttle
@@ -50,7 +68,24 @@ class Rule:
             return False
         if self.hosts is not None and self.hosts.fullmatch(request.host.lower()) is None:
             return False
+        if self.networks is not None and not network_matches(self.networks, request.network):
+            return False
+        if self.signals is not None and self.signals.isdisjoint(request.signals):
+            return False
+        if self.flagged is not None and self.flagged.isdisjoint(request.flagged):
+            return False
         return self.paths is None or self.paths.match(request.path) is not None
+
+
+def network_matches(wanted: frozenset[str], network: Network | None) -> bool:
+    """Whether a request's network is one of `wanted`; an address not looked up is none."""
+    if network is None:
+        return False
+    if DATACENTER in wanted and network.provider != RESIDENTIAL:
+        return True
+    if CRAWLER_RANGE in wanted and network.crawler_range is not None:
+        return True
+    return network.provider in wanted
 
 
 def parse_rate(text: str) -> tuple[float, int]:

@@ -1,11 +1,16 @@
 """The answer to a blocked request: short, honest, and pointing at the licence.
 
-HTML for browsers (a person may be behind a misclassified request), plain text
-for everything else. Everything interpolated is escaped.
+HTML for browsers (a person may be behind a misclassified request): it says in
+plain words what happened, that the rights holder reserves TDM rights, how to
+reach it (`contact:` of the reservation) and a reference to quote (the request's
+time, to find it in the log). Plain text for everything else. Everything
+interpolated is escaped.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from html import escape
 
 from proxy.config.policy import Policy
@@ -15,34 +20,75 @@ _HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>403 Forbidden</title>
 <meta name="robots" content="noindex, noai, noimageai"></head>
 <body><h1>Access refused</h1>
+<p>This site did not serve the page you asked for: your request looked like an
+automated crawler's{agent}, and the site refuses those by rule <code>{rule}</code>.
+If you are a person and this is a mistake, the site owner wants to know.</p>
 <p>{holder} reserves its text-and-data-mining rights under Article 4(3) of
-Directive (EU) 2019/790. This request was refused by rule <code>{rule}</code>{agent}.</p>
-{licence}</body></html>
+Directive (EU) 2019/790: its content may not be mined or used to train AI without
+a licence.</p>
+{licence}{contact}<p>When you write, quote this reference: <code>{reference}</code>.</p>
+</body></html>
 """
 
 
-def render(policy: Policy, rule: str, found: Classification, want_html: bool) -> tuple[bytes, str]:
+def reference(now: float | None = None) -> str:
+    """What a person quotes to find their request in the log: its time, to the second (UTC)."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render(
+    policy: Policy, rule: str, found: Classification, want_html: bool, now: float | None = None
+) -> tuple[bytes, str]:
     """The body and its Content-Type for a block by `rule`."""
     holder = policy.label or "The rights holder"
-    terms = policy.reservation.licence or policy.reservation.contact
+    terms, contact = policy.reservation.licence, policy.reservation.contact
     if want_html:
-        agent = f" for {escape(found.agent.name)}" if found.agent else ""
-        licence = (
-            f'<p>To license this content, see <a href="{escape(terms)}">{escape(terms)}</a>.</p>'
-            if terms
-            else ""
-        )
-        body = _HTML.format(holder=escape(holder), rule=escape(rule), agent=agent, licence=licence)
-        return body.encode(), "text/html; charset=utf-8"
+        return _html(
+            holder, rule, found, terms, contact, reference(now)
+        ), "text/html; charset=utf-8"
     lines = [
         f"{holder} reserves its text-and-data-mining rights under Article 4(3) "
         "of Directive (EU) 2019/790.",
         f"This request was refused by rule {rule}"
         + (f" for {found.agent.name}." if found.agent else "."),
     ]
-    if terms:
-        lines.append(f"To license this content, see {terms}")
+    if terms or contact:
+        lines.append(f"To license this content, see {terms or contact}")
+    if terms and contact:
+        lines.append(f"Contact: {contact.removeprefix('mailto:')}")
     return ("\n".join(lines) + "\n").encode(), "text/plain; charset=utf-8"
+
+
+def _html(
+    holder: str,
+    rule: str,
+    found: Classification,
+    terms: str | None,
+    contact: str | None,
+    ref: str,
+) -> bytes:
+    agent = f" for {escape(found.agent.name)}" if found.agent else ""
+    licence = (
+        f'<p>To license this content, see <a href="{escape(terms)}">{escape(terms)}</a>.</p>\n'
+        if terms
+        else ""
+    )
+    reach = (
+        f'<p>To reach the rights holder: <a href="{escape(contact)}">'
+        f"{escape(contact.removeprefix('mailto:'))}</a>.</p>\n"
+        if contact
+        else ""
+    )
+    body = _HTML.format(
+        holder=escape(holder),
+        rule=escape(rule),
+        agent=agent,
+        licence=licence,
+        contact=reach,
+        reference=escape(ref),
+    )
+    return body.encode()
 
 
 def wants_html(accept: str) -> bool:

@@ -46,5 +46,6 @@ def is_free(path: str, policy: Policy) -> bool:
         path in _FREE_PATHS
         or path.startswith(_FREE_PREFIXES)
         or path == policy.reservation.rsl_path
+        or policy.licences.serves(path)
         or _SITEMAP.fullmatch(path) is not None
     )

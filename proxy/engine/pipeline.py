@@ -8,6 +8,7 @@ decided, signalled and logged under one version of the rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from proxy.evidence.privacy import Pseudonymiser
 from proxy.identity.ipranges import Network
@@ -35,6 +36,7 @@ SERVED = "optout.served"  # (kind, body) of a reservation document served, kept 
 BYTES = "optout.bytes"
 LOGGED = "optout.logged"
 COUNTED = "optout.counted"  # the metrics have counted this flow
+EXTRA = "optout.extra"  # more optout.* fields for the record (a trap hit)
 
 
 @dataclass(slots=True)
@@ -50,7 +52,12 @@ class Pipeline:
     pseudonymiser: Pseudonymiser | None = None
     documents: DocumentStore | None = None  # served robots.txt, tdmrep.json, ai.txt
     ledger: LogWriter | None = None  # charges, hash-chained like the access log
+    headersets: DocumentStore | None = None  # the reservation header sets responses carried
+    state_dir: Path | None = None  # the proxy's own files (--state); None in unit tests
+    checkpoint_key: bytes | None = None  # the label's public key (PEM), served at a well-known URL
     # Connection slots and time limits (addons/connguard.py); None: from the fd limit.
     max_connections: int | None = None
     head_timeout: float = 30.0
     idle_timeout: float = 75.0
+    # The request header a TLS-terminating trusted proxy puts the client's JA4 in; "": none.
+    ja4_header: str = ""

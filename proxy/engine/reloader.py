@@ -53,6 +53,7 @@ def rules_files(directory: Path) -> list[Path]:
     files = sorted(f for f in directory.glob("*.yaml") if not f.name.startswith((".", "#")))
     files += sorted((directory / "agents").glob("*.yaml"))
     files += sorted((directory / "ipranges").glob("*.json"))
+    files += sorted((directory / "networks").glob("*.txt"))
     return [f for f in files if f.is_file()]
 
 

@@ -23,7 +23,7 @@ from mitmproxy.addons import core, errorcheck, next_layer, proxyserver
 from mitmproxy.master import Master
 
 from proxy.config.sites import SITES_FILE
-from proxy.engine import addonchain, hookdispatch
+from proxy.engine import addonchain, checkpointer, hookdispatch, preflight
 from proxy.engine import patches as enginepatch
 from proxy.engine.addonchain import AddonChain
 from proxy.engine.admin import Admin, UpstreamProbe
@@ -34,12 +34,14 @@ from proxy.engine.reloader import Reloader
 from proxy.errors import SettingsError
 from proxy.evidence.ledger import ledger_dir
 from proxy.evidence.privacy import Pseudonymiser
-from proxy.identity.fcrdns import FcrdnsVerifier
+from proxy.identity.fcrdns import FcrdnsVerifier, Resolver
 from proxy.identity.ipranges import Snapshot
+from proxy.identity.networks import use_saved_copies
 from proxy.identity.verify import Verifier
 from proxy.net.dns import DnsResolver
 from proxy.net.iprefresh import IpRangeRefresher, load_saved
 from proxy.net.keydir import KeyDirectory
+from proxy.net.netrefresh import NetworkRefresher
 from proxy.ruleset import Ruleset
 from proxy.settings import Settings
 from proxy.store.documents import DocumentStore
@@ -148,14 +150,19 @@ def check_tls(settings: Settings, ruleset: Ruleset) -> None:
         )
 
 
-def build_verifier(settings: Settings, ruleset: Ruleset) -> Verifier:
-    """Crawler verification as configured: IP ranges always, DNS and signatures if on."""
+def build_verifier(
+    settings: Settings, ruleset: Ruleset, resolver: Resolver | None = None
+) -> Verifier:
+    """Crawler verification as configured: IP ranges always, DNS and signatures if on.
+
+    `resolver` replaces the system's name servers (the demo's stub answers).
+    """
     ranges = ruleset.ipranges
     if settings.ipranges_refresh:
         ranges = load_saved(settings.state, ranges)
     return Verifier(
         ranges,
-        FcrdnsVerifier(DnsResolver()) if settings.verify_dns else None,
+        FcrdnsVerifier(resolver or DnsResolver()) if settings.verify_dns else None,
         KeyDirectory() if settings.web_bot_auth else None,
     )
 
@@ -173,15 +180,43 @@ def start_refresher(settings: Settings, verifier: Verifier) -> asyncio.Task[None
     return asyncio.get_running_loop().create_task(refresher.run())
 
 
+def start_network_refresher(
+    settings: Settings, pipeline: Pipeline, reloader: Reloader
+) -> asyncio.Task[None] | None:
+    """With --ipranges-refresh, the providers' ranges too; a reload applies fetched copies."""
+    if not settings.ipranges_refresh:
+        return None
+    saved = settings.state / "networks"
+    use_saved_copies(saved)
+
+    async def run() -> None:
+        if any(saved.glob("*.txt")):  # copies fetched before this start
+            await reloader.reload("saved provider ranges")
+        refresher = NetworkRefresher(
+            pipeline.ruleset.networks,
+            settings.state,
+            lambda: reloader.reload("provider ranges refreshed"),
+            interval=settings.ipranges_refresh,
+        )
+        await refresher.run()
+
+    return asyncio.get_running_loop().create_task(run())
+
+
 # The proxy's host and port, the https listener's HOST:PORT or None, the admin URL or None.
 Announce = Callable[[str, int, str | None, str | None], None]
 
 
-async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> None:
+async def serve(
+    settings: Settings, ruleset: Ruleset, announce: Announce, resolver: Resolver | None = None
+) -> None:
     """Serve until SIGTERM or SIGINT, let requests in flight finish, then flush the access log."""
     check_tls(settings, ruleset)
+    refused = preflight.refusals(settings)
+    if refused:  # before "ready": a proxy that cannot log or listen must not say it is
+        raise SettingsError("\n".join(refused))
     chain = addonchain.load()
-    verifier = build_verifier(settings, ruleset)
+    verifier = build_verifier(settings, ruleset, resolver)
     pipeline = build_pipeline(settings, ruleset, verifier)
     enginepatch.apply(
         lambda: enginepatch.reservation_headers(pipeline.ruleset.headers(True)),
@@ -210,14 +245,21 @@ async def serve(settings: Settings, ruleset: Ruleset, announce: Announce) -> Non
     tasks = Tasks()
     install_signals(master, drain, admin, reloader, tasks)
     refresher = start_refresher(settings, verifier)
+    network_refresher = start_network_refresher(settings, pipeline, reloader)
     tasks.start(reloader.watch(stop_watching))
+    pipeline.checkpoint_key = checkpointer.public_pem(settings.state)
+    timer = checkpointer.start(settings, log_writer, pipeline.metrics)
     try:
         await master.run()
     finally:
+        if timer is not None:  # the shutdown checkpoint, before the log closes
+            await asyncio.to_thread(timer.stop)
         stop_watching.set()
         await tasks.finish()
         if refresher is not None:
             refresher.cancel()
+        if network_refresher is not None:
+            network_refresher.cancel()
         if isinstance(verifier.keys, KeyDirectory):
             await verifier.keys.close()
         if admin_runner is not None:
@@ -250,14 +292,17 @@ def build_pipeline(settings: Settings, ruleset: Ruleset, verifier: Verifier) -> 
         privacy=settings.log_privacy,
         pseudonymiser=Pseudonymiser(load_or_create_key(settings.state)) if private else None,
         documents=DocumentStore(settings.state),
+        headersets=DocumentStore(settings.state, "headersets"),
         ledger=LogWriter(
             str(ledger_dir(settings.state) / "ledger.jsonl"),
             state_dir=ledger_dir(settings.state),
             hmac_key=settings.log_hmac_key,
         ),
+        state_dir=settings.state,
         max_connections=settings.max_connections,
         head_timeout=settings.head_timeout,
         idle_timeout=settings.idle_timeout,
+        ja4_header=settings.ja4_header,
     )
 
 
@@ -277,7 +322,11 @@ async def start_admin(settings: Settings, admin: Admin) -> tuple[web.AppRunner |
     if settings.admin is None:
         return None, None
     host, port = settings.admin
-    return await start_admin_server(admin, host, port)
+    try:
+        return await start_admin_server(admin, host, port)
+    except OSError as e:  # taken between the preflight and now
+        problem = preflight.port_problem("admin address", "--admin / OPTOUT_ADMIN", host, port)
+        raise SettingsError(problem or f"admin address (--admin / OPTOUT_ADMIN): {e}") from None
 
 
 def install_signals(

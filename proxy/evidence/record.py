@@ -13,9 +13,10 @@ import time
 from typing import Any
 
 from proxy.licensing.tokens import LicenceResult
-from proxy.model import Classification, RequestInfo, Verdict
+from proxy.model import Classification, Identity, RequestInfo, Verdict
 from proxy.prices import Price
 
+ECS_VERSION = "8.17.0"  # the Elastic Common Schema the field names follow
 _MAX_FIELD = 2048
 _TRUNCATED = "…[truncated]"
 
@@ -40,9 +41,11 @@ def build_record(
     action = verdict.action.value if verdict else "error"
     record: dict[str, Any] = {
         "@timestamp": iso_timestamp(started),
+        "ecs": {"version": ECS_VERSION},
         "event": {
             "kind": "event",
             "category": ["web"],
+            "type": ["error"] if verdict is None else ["access"],
             "action": action,
             "duration": duration_ns,
             "outcome": _outcome(status, error),
@@ -60,9 +63,9 @@ def build_record(
             "signals": list(signals),
         },
     }
-    record["optout"].update(unmask_fields(request))
-    if request.ja4:
-        record["tls"] = {"client": {"ja4": request.ja4}}
+    record["optout"].update(unmask_fields(request, found))
+    if request.ja4 or request.tls_version:
+        record["tls"] = tls_fields(request)
     if found.method:
         record["optout"]["verified_by"] = found.method
     if found.failure:
@@ -83,10 +86,12 @@ def build_record(
         response["body"] = {"bytes": body_bytes}
     if error:
         record["error"] = {"message": _clip(error)}
+    if not response:  # ECS: no empty objects
+        del record["http"]["response"]
     return record
 
 
-def unmask_fields(request: RequestInfo) -> dict[str, Any]:
+def unmask_fields(request: RequestInfo, found: Classification | None = None) -> dict[str, Any]:
     """What the request showed besides its claim: network, client family, signals, flags."""
     fields: dict[str, Any] = {}
     network = request.network
@@ -96,12 +101,23 @@ def unmask_fields(request: RequestInfo) -> dict[str, Any]:
         fields["network"] = place
         if network.crawler_range:
             fields["crawler_range"] = network.crawler_range
+        if found is not None and found.identity is Identity.UNDECLARED:
+            fields["undeclared_operator"] = network.crawler_operator
     if request.client_family:
         fields["client_family"] = request.client_family
     if request.signals:
         fields["signals_seen"] = sorted(request.signals)
     if request.flagged:
         fields["flagged"] = sorted(request.flagged)
+    return fields
+
+
+def tls_fields(request: RequestInfo) -> dict[str, Any]:
+    """ECS tls.*: the version, and the client's JA4 and SNI where known."""
+    client = {k: v for k, v in (("ja4", request.ja4), ("server_name", request.server_name)) if v}
+    fields: dict[str, Any] = {"client": client} if client else {}
+    if request.tls_version:
+        fields |= {"version": request.tls_version, "version_protocol": "tls"}
     return fields
 
 

@@ -83,7 +83,7 @@ class ListedLicence:
             _aware(self.expires, "expires")
 
 
-class _Grant(NamedTuple):
+class Grant(NamedTuple):
     """What a token grants, whichever kind it is."""
 
     licensee: str
@@ -171,7 +171,7 @@ def verify_token(
     grant = _claims(body)
     if grant is None:
         return _fail(INVALID_TOKEN, "the licence token's contents are not understood")
-    return _in_scope(grant, agent, path, now)
+    return in_scope(grant, agent, path, now)
 
 
 def verify_listed(
@@ -186,8 +186,8 @@ def verify_listed(
     if found is None:
         return _fail(INVALID_TOKEN, "the licence token is not known")
     exp = found.expires.timestamp() if found.expires is not None else None
-    grant = _Grant(found.licensee, digest[:16], found.agents, found.paths, exp)
-    return _in_scope(grant, agent, path, now)
+    grant = Grant(found.licensee, digest[:16], found.agents, found.paths, exp)
+    return in_scope(grant, agent, path, now)
 
 
 def verify(
@@ -206,7 +206,7 @@ def verify(
     return verify_token(token, public_keys, agent=agent, path=path, now=now)
 
 
-def _in_scope(grant: _Grant, agent: str | None, path: str, now: float) -> LicenceResult:
+def in_scope(grant: Grant, agent: str | None, path: str, now: float) -> LicenceResult:
     def fail(error: str, description: str) -> LicenceResult:
         return LicenceResult(False, grant.licensee, grant.token_id, error, description)
 
@@ -232,7 +232,7 @@ def _scope(paths: tuple[str, ...]) -> PathMatcher | None:
         return None
 
 
-def _claims(body: bytes) -> _Grant | None:
+def _claims(body: bytes) -> Grant | None:
     try:
         data: Any = json.loads(body)
     except ValueError:
@@ -245,7 +245,7 @@ def _claims(body: bytes) -> _Grant | None:
         return None
     if not _strings(paths) or not isinstance(exp, int) or isinstance(exp, bool):
         return None
-    return _Grant(licensee, token_id, agents, paths, exp)
+    return Grant(licensee, token_id, agents, paths, exp)
 
 
 def _strings(value: object) -> TypeGuard[list[str]]:

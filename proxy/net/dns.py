@@ -13,7 +13,7 @@ the verifier reports it as inconclusive rather than as spoofing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dns.asyncresolver
 import dns.name
@@ -77,6 +77,39 @@ class DnsResolver:
         except _NO_RECORD:
             return []
         return list(answer.rrset) if answer.rrset is not None else []
+
+
+class StubResolver:
+    """Fixed answers and no packets: a demo (or `classify`) that must never leave loopback.
+
+    A name or address it does not know has no record, as NXDOMAIN would say.
+    """
+
+    def __init__(
+        self, ptr: Mapping[str, Sequence[str]], addresses: Mapping[str, Sequence[str]]
+    ) -> None:
+        self._ptr = {ip: list(names) for ip, names in ptr.items()}
+        self._addresses = {_key(n): list(ips) for n, ips in addresses.items()}
+        self.asked: list[str] = []  # what was looked up, for tests
+
+    async def ptr(self, ip: str) -> list[str]:
+        self.asked.append(f"PTR {ip}")
+        return list(self._ptr.get(ip, ()))
+
+    async def addresses(self, name: str) -> list[str]:
+        self.asked.append(f"A/AAAA {name}")
+        return list(self._addresses.get(_key(name), ()))
+
+
+def loopback_resolver() -> StubResolver:
+    """Loopback calls itself `localhost`, so a crawler claimed from it is found spoofed."""
+    return StubResolver(
+        {"127.0.0.1": ["localhost"], "::1": ["localhost"]}, {"localhost": ["127.0.0.1", "::1"]}
+    )
+
+
+def _key(name: str) -> str:
+    return name.strip().rstrip(".").lower()
 
 
 def _raise_error(result: list[dns.rdata.Rdata] | BaseException) -> list[dns.rdata.Rdata]:

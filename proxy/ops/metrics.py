@@ -9,6 +9,9 @@
     optout_rules_loaded_timestamp_seconds        when they were loaded
     optout_reloads_total{reason,result}          every reload attempt
     optout_rules_last_reload_success             1 if the last reload worked, else 0
+    optout_timestamp_requests_total{tsa,result}  RFC 3161 requests, success or failure
+    optout_checkpoints_total{result}             checkpoints written: timestamped, signed, gap
+    optout_last_timestamp_seconds                when the chain head was last timestamped
 
 Label values come from closed sets (agent names from the catalogue, purposes,
 identities, actions, reload reasons) or from the status code, so a crawler cannot
@@ -72,6 +75,24 @@ class Metrics:
             "optout_reloads",
             "Reload attempts, by trigger and result.",
             ("reason", "result"),
+            registry=reg,
+        )
+        # TSA labels are the configured URLs' hosts: a closed set from the settings.
+        self.timestamps = Counter(
+            "optout_timestamp_requests",
+            "RFC 3161 timestamp requests, by TSA and result (a retry counts again).",
+            ("tsa", "result"),
+            registry=reg,
+        )
+        self.checkpoints = Counter(
+            "optout_checkpoints",
+            "Checkpoints written; result gap: no TSA answered, trusted time is missing.",
+            ("result",),
+            registry=reg,
+        )
+        self.last_timestamp = Gauge(
+            "optout_last_timestamp_seconds",
+            "When a TSA last timestamped the chain head (0: never since the start).",
             registry=reg,
         )
         # The labelled children of the per-request metrics, by label values: looking

@@ -1,28 +1,30 @@
 """`optout evidence verify BUNDLE`: re-check an evidence bundle with nothing but the bundle.
 
-Checks, in order: the chain segment is intact (each line's `optout.chain.prev` is
-the digest of the line before it and sequences are consecutive, log-gap records
-allowed; the first line's prev is taken as the anchor), and the chain head, when
-the bundle has one, matches the segment's last line; every matching record is,
-byte for byte, a line of the segment, and there are as many as the manifest says;
-every served document's content has the SHA-256 it is filed under, and every
-document a record names is there. What it cannot check alone: that the anchor is
-the operator's log. For that, compare the first line's prev and the last line's
-digest with the log (`optout logs verify` on it), or rely on an HMAC key.
+Checks: every file against the manifest's SHA-256 (naming any altered, missing
+or added file); the chain segment is intact (each line's `optout.chain.prev` is
+the digest of the line before, sequences consecutive, log-gap records allowed;
+the first line's prev is the anchor) and matches the chain head when there is
+one; every matching record is, byte for byte, a line of the segment; every
+reservation document and header set has the SHA-256 it is filed under; and the
+checkpoints in the segment (proxy.review.bundle_proof): signatures with the
+label's public key, RFC 3161 tokens with the TSA chain. Reads a zip as written,
+a re-zipped copy, or the unpacked directory (proxy.review.bundle_read).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from proxy.evidence.chain import HMAC_SHA256, Head, digest
 from proxy.evidence.chainverify import verify_lines
-from proxy.review.evidence import HEAD, MANIFEST, RECORDS, SEGMENT, SERVED
+from proxy.review import bundle_proof
+from proxy.review.bundle_read import altered, read_bundle
+from proxy.review.bundle_statement import statement
+from proxy.review.evidence import HEAD, HEADERSETS, MANIFEST, RECORDS, SEGMENT, SERVED
 from proxy.review.files import ReviewError
 
 
@@ -32,6 +34,7 @@ class Outcome:
     needs_key: bool = False
     problems: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
+    statement: str = ""
 
     def fail(self, problem: str) -> None:
         self.ok = False
@@ -40,25 +43,36 @@ class Outcome:
 
 def verify(bundle_path: Path, key: bytes | None) -> Outcome:
     """Every check on the bundle at `bundle_path`; ReviewError if it is not a bundle."""
+    files = read_bundle(bundle_path)
+    missing = {RECORDS, SEGMENT, MANIFEST} - set(files)
+    if missing:
+        raise ReviewError(f"{bundle_path}: not an evidence bundle (no {sorted(missing)})")
     try:
-        with zipfile.ZipFile(bundle_path) as bundle:
-            names = set(bundle.namelist())
-            missing = {RECORDS, SEGMENT, MANIFEST} - names
-            if missing:
-                raise ReviewError(f"{bundle_path}: not an evidence bundle (no {sorted(missing)})")
-            manifest = json.loads(bundle.read(MANIFEST))
-            segment = bundle.read(SEGMENT).splitlines()
-            records = bundle.read(RECORDS).splitlines()
-            served = {n[len(SERVED) :]: bundle.read(n) for n in names if n.startswith(SERVED)}
-            head = bundle.read(HEAD) if HEAD in names else None
-    except (OSError, zipfile.BadZipFile, ValueError) as e:
-        raise ReviewError(f"cannot read the bundle {bundle_path}: {e}") from None
+        manifest = json.loads(files[MANIFEST])
+    except ValueError:
+        raise ReviewError(f"{bundle_path}: {MANIFEST} is not JSON: it was altered") from None
     outcome = Outcome()
-    _check_chain(outcome, segment, key, _head(outcome, head))
+    if "files" in manifest:
+        for problem in altered(files, manifest["files"]):
+            outcome.fail(problem)
+    segment = files[SEGMENT].splitlines()
+    records = files[RECORDS].splitlines()
+    _check_chain(outcome, segment, key, _head(outcome, files.get(HEAD)))
     if outcome.needs_key:
         return outcome
     _check_records(outcome, records, segment, manifest)
-    _check_served(outcome, records, served, manifest)
+    _check_kept(outcome, records, files, manifest, SERVED, "served")
+    _check_kept(outcome, records, files, manifest, HEADERSETS, "headers_served")
+    proof = bundle_proof.check(files, segment, key, manifest)
+    for problem in proof.problems:
+        outcome.fail(problem)
+    outcome.facts.extend(proof.facts)
+    outcome.facts.append(
+        f"{proof.signed} checkpoint signature(s) and {len(proof.attested)} RFC 3161 "
+        "timestamp(s) verified"
+    )
+    if outcome.ok:
+        outcome.statement = statement(records, files, proof)
     return outcome
 
 
@@ -105,6 +119,7 @@ def _check_records(
 ) -> None:
     position = {line: n for n, line in enumerate(segment, 1)}
     last = 0
+    agent = manifest.get("agent")
     for n, line in enumerate(records, 1):
         where = position.get(line)
         if where is None:
@@ -113,35 +128,40 @@ def _check_records(
             outcome.fail(f"{RECORDS} line {n} is out of order or repeated")
         else:
             last = where
-            agent = (json.loads(line).get("optout") or {}).get("agent")
-            if agent != manifest.get("agent"):
-                outcome.fail(
-                    f"{RECORDS} line {n} is a record of {agent!r}, not of the bundle's agent"
-                )
+            found = (json.loads(line).get("optout") or {}).get("agent")
+            if agent is not None and found != agent:
+                outcome.fail(f"{RECORDS} line {n} is a record of {found!r}, not of {agent!r}")
     if len(records) != manifest.get("records"):
         outcome.fail(
             f"{RECORDS} has {len(records)} records, the manifest says {manifest.get('records')}"
         )
-    outcome.facts.append(
-        f"{len(records)} record(s) of {manifest.get('agent')} checked against the segment"
-    )
+    outcome.facts.append(f"{len(records)} record(s) checked against the segment")
 
 
-def _check_served(
-    outcome: Outcome, records: list[bytes], served: dict[str, bytes], manifest: dict[str, Any]
+def _check_kept(
+    outcome: Outcome,
+    records: list[bytes],
+    files: dict[str, bytes],
+    manifest: dict[str, Any],
+    prefix: str,
+    field_name: str,
 ) -> None:
-    for name, body in sorted(served.items()):
+    kept = {n[len(prefix) :]: body for n, body in files.items() if n.startswith(prefix)}
+    for name, body in sorted(kept.items()):
         if hashlib.sha256(body).hexdigest() != name:
-            outcome.fail(f"{SERVED}{name} was altered: its content has a different SHA-256")
+            outcome.fail(f"{prefix}{name} was altered: its content has a different SHA-256")
     named = set()
     for line in records:
-        doc = (json.loads(line).get("optout") or {}).get("served") or {}
-        if isinstance(doc.get("sha256"), str):
+        doc = (json.loads(line).get("optout") or {}).get(field_name) or {}
+        if isinstance(doc, dict) and isinstance(doc.get("sha256"), str):
             named.add(doc["sha256"])
-    for sha in sorted(named - set(served)):
-        note = (manifest.get("missing_served") or {}).get(sha)
+    missing_key = "missing_served" if prefix == SERVED else "missing_headersets"
+    what = "served document" if prefix == SERVED else "reservation header set"
+    for sha in sorted(named - set(kept)):
+        note = (manifest.get(missing_key) or {}).get(sha)
         if note is None:
-            outcome.fail(f"served document {sha} named by a record is missing from the bundle")
+            outcome.fail(f"{what} {sha} named by a record is missing from the bundle")
         else:
-            outcome.facts.append(f"served document {sha} was not kept by the proxy ({note})")
-    outcome.facts.append(f"{len(served)} served document(s) match their SHA-256")
+            outcome.facts.append(f"{what} {sha} was not kept by the proxy ({note})")
+    if named or kept:
+        outcome.facts.append(f"{len(kept)} {what}(s) match their SHA-256")

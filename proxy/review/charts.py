@@ -8,11 +8,57 @@ one colour-blind-safe palette.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from html import escape
 
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#999999")
 BLOCKED, ALLOWED = "#d55e00", "#0072b2"
 _W, _H, _LEFT, _BOTTOM, _TOP = 960, 300, 56, 44, 16
+
+# Time buckets, as the length of the ISO timestamp prefix they keep: the finest
+# whose bar count stays readable (about 100 at most) for the log's span.
+MINUTE, TEN_MINUTES, HOUR, DAY, MONTH = 16, 15, 13, 10, 7
+_UNITS = (
+    (timedelta(minutes=90), MINUTE, timedelta(minutes=1)),
+    (timedelta(hours=12), TEN_MINUTES, timedelta(minutes=10)),
+    (timedelta(days=3), HOUR, timedelta(hours=1)),
+    (timedelta(days=93), DAY, timedelta(days=1)),
+)
+UNIT_NAMES = {MINUTE: "minute", TEN_MINUTES: "10 minutes", HOUR: "hour", DAY: "day", MONTH: "month"}
+
+
+def time_unit(first: str, last: str) -> int:
+    """Minutes for an hour's log, hours for a day's, days for a month's, months beyond."""
+    span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
+    return next((unit for limit, unit, _ in _UNITS if span <= limit), MONTH)
+
+
+def time_buckets(first: str, last: str, unit: int) -> list[str]:
+    """Every bucket from `first` to `last`, empty ones included, so the axis is time."""
+    step = next((s for _, u, s in _UNITS if u == unit), timedelta(days=1))
+    when, end = datetime.fromisoformat(first), last[:unit]
+    labels: list[str] = []
+    while (key := _key(when, unit)) <= end:
+        if not labels or labels[-1] != key:
+            labels.append(key)
+        when += step
+    return labels
+
+
+def _key(when: datetime, unit: int) -> str:
+    return when.isoformat()[:unit]
+
+
+def short_label(bucket: str) -> str:
+    """2026-11-02T09:1 -> 11-02 09:10; 2026-11-02T09 -> 11-02 09h; 2026-11 stays."""
+    day = bucket[5:10]
+    if len(bucket) == MINUTE:
+        return f"{day} {bucket[11:16]}"
+    if len(bucket) == TEN_MINUTES:
+        return f"{day} {bucket[11:15]}0"
+    if len(bucket) == HOUR:
+        return f"{day} {bucket[11:13]}h"
+    return day if len(bucket) == DAY else bucket
 
 
 def stacked_bars(

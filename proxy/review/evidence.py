@@ -1,167 +1,180 @@
-"""`optout evidence`: one agent's records, with the proof that they belong to an intact log.
+"""`optout evidence`: the records of one crawler (or operator, network, or the flagged
+requests), with what a third party needs to check them offline.
 
-The bundle (a zip) holds the matching records; the chain segment they sit in
-(every line of the log from the record before the first match through the
-record after the last one, so each matching line is pinned by a digest on both
-sides); the chain head when the segment reaches the log's end; each robots.txt,
-tdmrep.json and ai.txt version the records were served, from the state dir; the
-agent's summary; a manifest and a README. bundle_verify re-checks all of it.
-The log is read once, streaming: the segment goes to a temporary file, not memory.
+The bundle (a zip) holds: the matching records; the chain segment they sit in
+(proxy.review.bundle_select says which lines); the chain head when the segment
+reaches the log's end; the checkpoints in the segment (they are lines of it),
+the RFC 3161 tokens they name and the TSAs' certificate chain; the label's
+checkpoint public key; each reservation document and reservation header set the
+records name; the summary; a README for a non-engineer; and a manifest with the
+SHA-256 of every other file, so an altered byte is named by file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
 from proxy import __version__
-from proxy.evidence.chain import HEAD_FILE, SHA256
-from proxy.evidence.logfiles import iter_lines
-from proxy.review.files import ReviewError, in_window, progress
+from proxy.evidence import signing
+from proxy.evidence.chain import HEAD_FILE
+from proxy.evidence.checkpoints import ACTION as CHECKPOINT
+from proxy.evidence.checkpoints import TOKENS_DIR
+from proxy.review.bundle_select import Request, Scan, scan
+from proxy.review.files import ReviewError
 from proxy.review.summary import summarise
 from proxy.store.documents import DocumentStore
+
+__all__ = ["Request", "build", "readme"]
 
 RECORDS, SEGMENT, MANIFEST, SUMMARY, README, HEAD = (
     "records.jsonl", "chain-segment.jsonl", "manifest.json", "summary.json", "README.txt",
     "chain-head.json",
 )  # fmt: skip
 SERVED = "served/"
+HEADERSETS = "headersets/"
+TOKENS = TOKENS_DIR + "/"
+TSA_CHAIN = "tsa-chain.pem"
+PUBLIC_KEY = "checkpoint-key.pem"
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    agent: str
-    since: str | None = None
-    until: str | None = None
-
-
-@dataclass(slots=True)
-class _Scan:
-    """What one pass over the log found."""
-
-    records: IO[bytes]
-    segment: IO[bytes]
-    count: int = 0
-    end: int = 0  # segment bytes to keep: through the successor of the last match
-    pending: bool = False  # the last line written was a match: the next one is its successor
-    at_end: bool = True  # the segment reaches the log's last line
-    spans: dict[str, list[int]] = field(default_factory=dict)  # file -> first, last line
-    kept: dict[str, list[int]] = field(default_factory=dict)  # spans as of `end`
-    served: dict[str, str] = field(default_factory=dict)  # sha256 -> kind
-    sequences: list[int] = field(default_factory=list)
-    alg: str = SHA256
-
-
-def build(files: Sequence[Path], want: Request, out: Path, state: Path) -> dict[str, Any]:
+def build(
+    files: Sequence[Path], want: Request, out: Path, state: Path, tsa_certs: Path | None = None
+) -> dict[str, Any]:
     """Write the bundle to `out`; returns its manifest."""
     with tempfile.TemporaryFile() as records, tempfile.TemporaryFile() as segment:
-        scan = _scan(files, want, _Scan(records, segment))
-        if not scan.count:
-            raise ReviewError(f"no records of agent '{want.agent}' in the given time window")
-        segment.truncate(scan.end)
-        manifest = _manifest(files, want, scan)
+        found = scan(files, want, Scan(records, segment))
+        if not found.count:
+            raise ReviewError(f"no records of {want.describe()} in the given time window")
+        segment.truncate(found.end)
+        manifest = _manifest(files, want, found)
+        contents: dict[str, bytes] = {}
         summary = summarise(files, want.since, want.until, agent=want.agent).as_json()
+        contents[SUMMARY] = (json.dumps(summary, indent=2) + "\n").encode()
+        _add_kept(contents, DocumentStore(state), SERVED, found.served, manifest, "missing_served")
+        headersets = DocumentStore(state, HEADERSETS.rstrip("/"))
+        named = dict.fromkeys(found.headersets, "reservation headers")
+        _add_kept(contents, headersets, HEADERSETS, named, manifest, "missing_headersets")
+        segment.seek(0)
+        _add_proof(contents, segment, state, tsa_certs, manifest)
+        _add_head(contents, state, found, manifest)
+        contents[README] = readme().encode()
+        hashes = {n: hashlib.sha256(d).hexdigest() for n, d in contents.items()}
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
-            bundle.writestr(README, readme())
             for name, tmp in ((RECORDS, records), (SEGMENT, segment)):
-                tmp.seek(0)
-                with bundle.open(name, "w") as target:
-                    while chunk := tmp.read(1 << 20):
-                        target.write(chunk)
-            bundle.writestr(SUMMARY, json.dumps(summary, indent=2) + "\n")
-            _add_documents(bundle, DocumentStore(state), scan, manifest)
-            _add_head(bundle, state, scan, manifest)
+                hashes[name] = _stream(bundle, name, tmp)
+            for name, data in contents.items():
+                bundle.writestr(name, data)
+            manifest["files"] = dict(sorted(hashes.items()))
             bundle.writestr(MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def _scan(files: Sequence[Path], want: Request, scan: _Scan) -> _Scan:
-    needle = b'"agent":' + json.dumps(want.agent).encode()
-    before: tuple[Path, int, bytes] | None = None
-    for path, number, raw in progress(iter_lines(files), "evidence"):
-        match = needle in raw and _matches(json.loads(raw), want, scan)
-        if match and not scan.count and before is not None:
-            _segment_line(scan, *before)
-        if match or scan.count:
-            _segment_line(scan, path, number, raw)
-            if scan.pending:
-                scan.end, scan.pending = scan.segment.tell(), False
-                scan.kept = {k: list(v) for k, v in scan.spans.items()}
-        if match:
-            scan.count += 1
-            scan.records.write(raw + b"\n")
-            scan.end, scan.pending = scan.segment.tell(), True
-            scan.kept = {k: list(v) for k, v in scan.spans.items()}
-        elif not scan.count:
-            before = (path, number, raw)
-    scan.at_end = scan.pending  # nothing followed the last match: it is the log's last line
-    return scan
+def _stream(bundle: zipfile.ZipFile, name: str, tmp: IO[bytes]) -> str:
+    """Copy a temporary file into the bundle; its SHA-256."""
+    tmp.seek(0)
+    sha = hashlib.sha256()
+    with bundle.open(name, "w") as target:
+        while chunk := tmp.read(1 << 20):
+            sha.update(chunk)
+            target.write(chunk)
+    return sha.hexdigest()
 
 
-def _matches(record: Any, want: Request, scan: _Scan) -> bool:
-    optout = record.get("optout") or {}
-    if optout.get("agent") != want.agent or not in_window(
-        record.get("@timestamp"), want.since, want.until
-    ):
-        return False
-    served = optout.get("served")
-    if isinstance(served, dict) and isinstance(served.get("sha256"), str):
-        scan.served[served["sha256"]] = str(served.get("kind"))
-    scan.sequences.append(int((record.get("event") or {}).get("sequence") or 0))
-    scan.alg = str((optout.get("chain") or {}).get("alg") or SHA256)
-    return True
-
-
-def _segment_line(scan: _Scan, path: Path, number: int, raw: bytes) -> None:
-    span = scan.spans.setdefault(path.name, [number, number])
-    span[1] = number
-    scan.segment.write(raw + b"\n")
-
-
-def _manifest(files: Sequence[Path], want: Request, scan: _Scan) -> dict[str, Any]:
+def _manifest(files: Sequence[Path], want: Request, found: Scan) -> dict[str, Any]:
     return {
         "tool": f"optout-proxy {__version__}",
         "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "agent": want.agent,
+        "selection": {
+            k: v
+            for k, v in (
+                ("agent", want.agent),
+                ("operator", want.operator),
+                ("ip", want.ip),
+                ("flagged", want.flagged or None),
+            )
+            if v is not None
+        },
         "since": want.since,
         "until": want.until,
-        "records": scan.count,
-        "record_sequences": [min(scan.sequences), max(scan.sequences)],
-        "chain_alg": scan.alg,
+        "records": found.count,
+        "record_sequences": [min(found.sequences), max(found.sequences)],
+        "chain_alg": found.alg,
         "segment_sources": [
-            {"file": name, "first_line": a, "last_line": b} for name, (a, b) in scan.kept.items()
+            {"file": name, "first_line": a, "last_line": b} for name, (a, b) in found.kept.items()
         ],
-        "segment_reaches_log_end": scan.at_end,
+        "segment_reaches_log_end": found.at_end,
+        "segment_ends_at_checkpoint": found.sealed,
         "log_files": [f.name for f in files],
         "served": {},
         "missing_served": {},
+        "headersets": {},
+        "missing_headersets": {},
+        "timestamps": [],
+        "missing_timestamps": {},
         "chain_head": None,
     }
 
 
-def _add_documents(
-    bundle: zipfile.ZipFile, store: DocumentStore, scan: _Scan, manifest: dict[str, Any]
+def _add_kept(
+    contents: dict[str, bytes],
+    store: DocumentStore,
+    prefix: str,
+    named: dict[str, str],
+    manifest: dict[str, Any],
+    missing: str,
 ) -> None:
-    for sha, kind in sorted(scan.served.items()):
+    listed = manifest["served" if prefix == SERVED else "headersets"]
+    for sha, kind in sorted(named.items()):
         try:
-            bundle.writestr(SERVED + sha, store.get(sha))
-            manifest["served"][sha] = kind
+            contents[prefix + sha] = store.get(sha)
+            listed[sha] = kind
         except (KeyError, ValueError) as e:
-            manifest["missing_served"][sha] = f"{kind}: {e}"
+            manifest[missing][sha] = f"{kind}: {e}"
 
 
-def _add_head(bundle: zipfile.ZipFile, state: Path, scan: _Scan, manifest: dict[str, Any]) -> None:
+def _add_proof(
+    contents: dict[str, bytes],
+    segment: IO[bytes],
+    state: Path,
+    tsa_certs: Path | None,
+    manifest: dict[str, Any],
+) -> None:
+    """The tokens the segment's checkpoints name, the TSA chain and the public key."""
+    tokens = DocumentStore(state, TOKENS_DIR)
+    for line in segment:
+        if b'"action":"' + CHECKPOINT.encode() + b'"' not in line:
+            continue
+        point = (json.loads(line).get("optout") or {}).get("checkpoint") or {}
+        for stamp in point.get("timestamps") or []:
+            sha = str(stamp.get("token_sha256"))
+            try:
+                contents[TOKENS + sha] = tokens.get(sha)
+                manifest["timestamps"].append(sha)
+            except (KeyError, ValueError) as e:
+                manifest["missing_timestamps"][sha] = str(e)
+    if tsa_certs is not None:
+        contents[TSA_CHAIN] = tsa_certs.read_bytes()
+    public = signing.paths(state)[1]
+    if public.is_file():
+        contents[PUBLIC_KEY] = public.read_bytes()
+
+
+def _add_head(
+    contents: dict[str, bytes], state: Path, found: Scan, manifest: dict[str, Any]
+) -> None:
     """The chain head pins the segment's last line when nothing in the log follows it."""
     head = state / HEAD_FILE
-    if scan.at_end and head.is_file():
-        bundle.writestr(HEAD, head.read_bytes())
+    if found.at_end and head.is_file():
+        contents[HEAD] = head.read_bytes()
         manifest["chain_head"] = HEAD
 
 

@@ -5,8 +5,10 @@ DuckDB's `read_json` with explicit column types parses a million records in abou
 json.loads alone takes longer; `read_ndjson_objects` keeps each record's original
 text (for output that must be the raw record) at about half that speed.
 Both views expose the same flat column names, so one WHERE clause serves both.
-Malformed lines (a record cut short by a crash) are skipped, not fatal: a review
-must still read a log whose writer died; `optout logs verify` is what flags them.
+Malformed lines (a record cut short by a crash) are skipped, not fatal, and never
+counted as requests: a review must still read a log whose writer died; the
+commands name those lines (proxy.review.vocabulary) and `optout logs verify`
+flags them.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "failure": (("optout", "verification_failure"), "VARCHAR"),
     "served_kind": (("optout", "served", "kind"), "VARCHAR"),
     "served_sha256": (("optout", "served", "sha256"), "VARCHAR"),
+    # What the request showed besides its claim (proxy.review.suspicious).
+    "provider": (("optout", "network", "provider"), "VARCHAR"),
+    "client_family": (("optout", "client_family"), "VARCHAR"),
+    "signals_seen": (("optout", "signals_seen"), "VARCHAR[]"),
+    "flagged": (("optout", "flagged"), "VARCHAR[]"),
+    "trap": (("optout", "trap"), "VARCHAR"),
+    "undeclared_operator": (("optout", "undeclared_operator"), "VARCHAR"),
+    "crawler_range": (("optout", "crawler_range"), "VARCHAR"),
 }
 SUMMARY_FIELDS = ("ts", "action", "bytes", "path", "agent", "operator", "purpose", "identity")
 Tree = dict[str, "Tree | str"]
@@ -56,8 +66,14 @@ def connect(
     # DuckDB's progress bar goes to standard output, which carries our data.
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    source = _raw_source(files) if raw else _typed_source(files, (*fields, "action"))
-    con.execute(f"CREATE VIEW everything AS {source}")
+    source = _raw_source(files) if raw else _typed_source(files, (*fields, "action", "ts"))
+    # A line that is not JSON comes out of ignore_errors as a row of NULLs: no record.
+    # Checkpoint records (proxy.evidence.checkpoints) are the log's own, not requests.
+    everything = (
+        f"SELECT * FROM ({source}) WHERE ts IS NOT NULL"  # noqa: S608 - ours
+        " AND action IS DISTINCT FROM 'checkpoint'"
+    )
+    con.execute(f"CREATE VIEW everything AS {everything}")
     con.execute(
         "CREATE VIEW records AS SELECT * FROM everything WHERE action IS DISTINCT FROM 'log-gap'"
     )

@@ -19,13 +19,16 @@ from string import Template
 import duckdb
 
 from proxy import __version__
-from proxy.review import charts, query, violations
+from proxy.review import changes, charts, integrity, query, violations
 from proxy.review.summary import Summary, summarise, window
+from proxy.review.suspicious import find_suspicious
+from proxy.review.suspicious import html as suspicious_html
 from proxy.review.text import Cell, cell, megabytes
 
 TOP_AGENTS = 6
 TOP_PATHS = 12
 MAX_ROWS = 200
+LONG = 40  # characters: a longer cell wraps (CSS class "long")
 
 
 def build(
@@ -34,8 +37,10 @@ def build(
     tokens: Callable[[str], Sequence[str]],
     since: str | None = None,
     until: str | None = None,
+    key: bytes | None = None,
 ) -> str:
-    """The report page for `files` in [since, until)."""
+    """The report page for `files` in [since, until); `key` verifies a keyed chain."""
+    chain = integrity.check(files, state, key)  # the whole files, whatever the window
     con = query.connect(files)
     where, params = window(since, until)
     # One scan of the log into memory; every chart and table then reads the table.
@@ -48,38 +53,37 @@ def build(
     con.execute("CREATE VIEW r AS SELECT * FROM records")
     summary = summarise(files, since, until, con=con)
     found = violations.find(files, state, tokens, violations.Options(since, until))
-    unit = _unit(summary)
+    first, last = _span(summary)
+    unit = charts.time_unit(first, last) if first and last else charts.DAY
+    labels = charts.time_buckets(first, last, unit) if first and last else []
     template = resources.files("proxy.review").joinpath("report.html").read_text("utf-8")
     return Template(template).substitute(
         version=escape(__version__),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         period=escape(_period(summary)),
         files=escape(", ".join(f.name for f in files)),
+        integrity=integrity.html(chain),
         tiles=_tiles(summary, found, con),
-        over_time=_over_time(con, unit),
-        blocked_allowed=_blocked_allowed(con, unit),
+        over_time=_over_time(con, unit, labels),
+        blocked_allowed=_blocked_allowed(con, unit, labels),
+        changes=changes.html(changes.find(con), first or "-", last or "-"),
         top_paths=_top_paths(con),
         spoofed=_spoofed(con),
         violations=_violations(found),
         summary=_summary_table(summary),
+        suspicious=suspicious_html(find_suspicious(con)),
     )
 
 
-def _unit(summary: Summary) -> int:
-    """Bucket by hour (13 characters of the timestamp) for short logs, else by day (10)."""
+def _span(summary: Summary) -> tuple[str | None, str | None]:
     first = min((r.first_seen for r in summary.rows if r.first_seen), default=None)
     last = max((r.last_seen for r in summary.rows if r.last_seen), default=None)
-    return 13 if first and last and first[:10] >= _days_before(last[:10], 2) else 10
-
-
-def _days_before(day: str, days: int) -> str:
-    return datetime.fromordinal(datetime.fromisoformat(day).toordinal() - days).date().isoformat()
+    return first, last
 
 
 def _period(summary: Summary) -> str:
-    first = min((r.first_seen for r in summary.rows if r.first_seen), default="-")
-    last = max((r.last_seen for r in summary.rows if r.last_seen), default="-")
-    return f"{first} to {last}"
+    first, last = _span(summary)
+    return f"{first or '-'} to {last or '-'}"
 
 
 def _tiles(summary: Summary, found: violations.Findings, con: duckdb.DuckDBPyConnection) -> str:
@@ -103,13 +107,7 @@ def _tiles(summary: Summary, found: violations.Findings, con: duckdb.DuckDBPyCon
     )
 
 
-def _buckets(con: duckdb.DuckDBPyConnection, unit: int) -> list[str]:
-    sql = f"SELECT DISTINCT substr(ts, 1, {unit}) AS b FROM r WHERE ts IS NOT NULL ORDER BY b"  # noqa: S608
-    return [row[0] for row in con.execute(sql).fetchall()]
-
-
-def _over_time(con: duckdb.DuckDBPyConnection, unit: int) -> str:
-    labels = _buckets(con, unit)
+def _over_time(con: duckdb.DuckDBPyConnection, unit: int, labels: Sequence[str]) -> str:
     ranked = con.execute(
         "SELECT agent FROM r WHERE agent IS NOT NULL GROUP BY agent ORDER BY count(*) DESC, agent"
     ).fetchall()
@@ -130,8 +128,7 @@ def _over_time(con: duckdb.DuckDBPyConnection, unit: int) -> str:
     return charts.stacked_bars(f"Requests per {_unit_name(unit)}, by agent", _short(labels), series)
 
 
-def _blocked_allowed(con: duckdb.DuckDBPyConnection, unit: int) -> str:
-    labels = _buckets(con, unit)
+def _blocked_allowed(con: duckdb.DuckDBPyConnection, unit: int, labels: Sequence[str]) -> str:
     counts = con.execute(
         f"SELECT substr(ts, 1, {unit}), action, count(*) FROM r WHERE ts IS NOT NULL "  # noqa: S608
         "GROUP BY ALL"
@@ -147,12 +144,11 @@ def _blocked_allowed(con: duckdb.DuckDBPyConnection, unit: int) -> str:
 
 
 def _unit_name(unit: int) -> str:
-    return "hour (UTC)" if unit == 13 else "day (UTC)"
+    return f"{charts.UNIT_NAMES[unit]} (UTC)"
 
 
 def _short(labels: Sequence[str]) -> list[str]:
-    """2026-11-02T09 -> 11-02 09h; 2026-11-02 -> 11-02."""
-    return [f"{b[5:10]} {b[11:13]}h" if len(b) == 13 else b[5:] for b in labels]
+    return [charts.short_label(b) for b in labels]
 
 
 def _top_paths(con: duckdb.DuckDBPyConnection) -> str:
@@ -211,13 +207,15 @@ def _html_table(
     if not rows:
         return f'<p class="empty" id="{name}-empty">{escape(empty)}</p>'
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            ('<td class="n">' if isinstance(v, int | float) else "<td>") + f"{escape(cell(v))}</td>"
-            for v in row
-        )
-        + "</tr>"
-        for row in rows
-    )
+    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in rows)
     return f'<table id="{name}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _td(value: Cell) -> str:
+    """Numbers align right; long text (user agents, evidence) wraps instead of widening."""
+    text = cell(value)
+    if isinstance(value, int | float):
+        return f'<td class="n">{escape(text)}</td>'
+    return (
+        f'<td class="long">{escape(text)}</td>' if len(text) > LONG else f"<td>{escape(text)}</td>"
+    )

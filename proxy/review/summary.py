@@ -17,6 +17,8 @@ from typing import Any
 import duckdb
 
 from proxy.review import query
+from proxy.review.suspicious import SUSPICIOUS_FIELDS, Suspicious, find_suspicious
+from proxy.review.suspicious import render as render_suspicious
 from proxy.review.text import megabytes, table
 
 NO_AGENT = "(no agent)"
@@ -48,6 +50,7 @@ class Summary:
     until: str | None
     rows: tuple[Row, ...]
     gaps: int
+    suspicious: Suspicious | None = None  # the "undeclared and suspicious" section
 
     def as_json(self) -> dict[str, Any]:
         totals = {
@@ -63,7 +66,7 @@ class Summary:
             "totals": totals,
             "log_gaps": self.gaps,
             "rows": [asdict(r) for r in self.rows],
-        }
+        } | ({"suspicious": self.suspicious.as_json()} if self.suspicious is not None else {})
 
 
 _SELECT = """
@@ -88,6 +91,7 @@ def summarise(
     by: str = "agent",
     agent: str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    unmask: bool = False,
 ) -> Summary:
     """Aggregate `files` in one DuckDB query (one scan of the log), or `con`'s records.
 
@@ -109,10 +113,13 @@ def summarise(
         where=where,
         table=table,
     )
-    con = con or query.connect(files, fields=query.SUMMARY_FIELDS)
+    fields = query.SUMMARY_FIELDS + (SUSPICIOUS_FIELDS if unmask else ())
+    con = con or query.connect(files, fields=fields)
     found = con.execute(sql, params).fetchall()
     rows = tuple(Row(*r[1:]) for r in found if not r[0])
-    return Summary(by, since, until, rows, sum(int(r[4]) for r in found if r[0]))
+    # With `unmask`, the "undeclared and suspicious" section (over the whole window).
+    section = find_suspicious(con, where, params) if unmask else None
+    return Summary(by, since, until, rows, sum(int(r[4]) for r in found if r[0]), section)
 
 
 def window(since: str | None, until: str | None) -> tuple[str, list[object]]:
@@ -143,4 +150,6 @@ def render(summary: Summary) -> str:
     text = table(headers, rows, right=("served",))
     if summary.gaps:
         text += f"\n{summary.gaps} log gap record(s): records were lost in this window\n"
+    if summary.suspicious is not None:
+        text += render_suspicious(summary.suspicious)
     return text

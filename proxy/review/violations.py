@@ -32,7 +32,7 @@ from typing import Any
 
 from protego import Protego
 
-from proxy.review import query
+from proxy.review import query, traphits
 from proxy.review.files import in_window, progress
 from proxy.review.text import table
 from proxy.store.documents import DocumentStore
@@ -75,9 +75,11 @@ class Findings:
     violations: list[Violation] = field(default_factory=list)
     never_fetched_robots: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    trap_hits: list[traphits.TrapHit] = field(default_factory=list)  # listed first
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "trap_hits": [asdict(h) for h in self.trap_hits],
             "violations": [asdict(v) for v in self.violations],
             "never_fetched_robots_txt": self.never_fetched_robots,
             "notes": self.notes,
@@ -103,6 +105,7 @@ def find(
         checker.walk(agent, group)
     checker.findings.violations.sort(key=lambda v: (v.time, v.sequence or 0))
     checker.finish()
+    checker.findings.trap_hits = traphits.find(files, opts.since, opts.until)
     return checker.findings
 
 
@@ -194,7 +197,8 @@ def render(findings: Findings) -> str:
         for v in findings.violations
     ]
     headers = ["time", "agent", "identity", "ip", "path", "status", "violated", "evidence"]
-    text = table(headers, rows) if rows else "no violations found\n"
+    text = traphits.render(findings.trap_hits) if findings.trap_hits else ""
+    text += table(headers, rows) if rows else "no violations found\n"
     text += f"\n{len(rows)} violation(s)\n"
     if findings.never_fetched_robots:
         text += (

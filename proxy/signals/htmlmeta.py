@@ -13,6 +13,10 @@ Rules this module keeps:
   with `surrogateescape` (invalid bytes survive), and a page whose charset is unknown, whose
   bytes don't decode or don't re-encode to the same bytes, is returned unchanged, with a note.
 - Never raise on wire input (Protego's rule): problems become notes for the log.
+- A tdm-reservation or tdm-policy meta past the scanned head (after 64 Ki characters of
+  inline styles, or in `<body>`) would contradict ours too: the rest of the page is
+  searched for that literal only, at most `_LATE_LIMIT` hits, and each real meta tag
+  found outside comments and raw text is removed, with a note saying where it was.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from typing import NamedTuple
 _SCAN_LIMIT = 64 * 1024  # characters of the document searched for the head
 _PRESCAN = 1024  # bytes searched for a <meta charset>, as browsers do
 _TDM = ("tdm-reservation", "tdm-policy")
+_LATE = re.compile(r"tdm-(?:reservation|policy)", re.I)
+_LATE_LIMIT = 32  # hits looked at past the head: bounded work on any page
+_LATE_BACK = 4096  # characters searched back from a hit for the start of its tag
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same bytes
@@ -89,6 +96,7 @@ class _Head:
     anchor: int = 0  # where our tags go
     needs_head: bool = False  # anchor is after <html> and the page has no <head>
     metas: list[_Meta] = field(default_factory=list)
+    scanned: int = 0  # where the head scan stopped: later tdm metas are found by _late_metas
 
 
 def inject(body: bytes, charset: str | None, tags: MetaTags) -> Injected:
@@ -147,6 +155,12 @@ def _edit(text: str, tags: MetaTags) -> tuple[str, tuple[str, ...]]:
             if meta.name in _TDM:
                 edits.append((meta.start, meta.end, ""))
                 notes.append(_removal_note(meta, tags))
+        late, stopped = _late_metas(text, head.scanned)
+        for meta, where in late:
+            edits.append((meta.start, meta.end, ""))
+            notes.append(f"{_removal_note(meta, tags)} {where}")
+        if stopped:
+            notes.append(f"more than {_LATE_LIMIT} tdm mentions after the head: the rest unread")
     robots = [m for m in metas if m.name == "robots"]
     if robots and tags.robots:
         edits.extend(_merge_robots(robots, tags.robots, notes))
@@ -177,9 +191,11 @@ def _scan(text: str) -> _Head:
         name = tok["name"].lower()
         if tok["close"]:
             if name == "head":
+                head.scanned = tok.start()
                 break
             continue
         if name == "body":
+            head.scanned = tok.start()
             break
         if name == "html" and not seen_element:
             head.anchor, head.needs_head = pos, True
@@ -191,8 +207,38 @@ def _scan(text: str) -> _Head:
         if name in _RAW_TEXT:
             end = _RAW_TEXT[name].search(text, pos, limit)
             pos = end.start() if end else limit
+    else:
+        head.scanned = max(pos, limit)
     _after_charset_meta(head)
     return head
+
+
+def _late_metas(text: str, start: int) -> tuple[list[tuple[_Meta, str]], bool]:
+    """tdm metas after the scanned head, outside comments and raw text; bounded.
+
+    Also whether the search stopped at `_LATE_LIMIT` hits, leaving the rest unread.
+    """
+    found: list[tuple[_Meta, str]] = []
+    for hits, hit in enumerate(_LATE.finditer(text, start)):
+        if hits >= _LATE_LIMIT:
+            return found, True
+        lt = text.rfind("<", max(start, hit.start() - _LATE_BACK), hit.start())
+        tok = _TOKEN.match(text, lt) if lt >= 0 else None
+        if tok is None or tok.end() <= hit.start() or (tok["name"] or "").lower() != "meta":
+            continue
+        meta = _parse_meta(tok)
+        if meta.name in _TDM and not _hidden(text, lt):
+            where = "in <body>" if "<body" in text[:lt].lower() else "late in <head>"
+            found.append((meta, f"({where}, at character {lt})"))
+    return found, False
+
+
+def _hidden(text: str, at: int) -> bool:
+    """Whether `at` is inside a comment or a raw-text element (script, style...)."""
+    before = text[:at].lower()
+    if before.rfind("<!--") > before.rfind("-->"):
+        return True
+    return any(before.rfind(f"<{name}") > before.rfind(f"</{name}") for name in _RAW_TEXT)
 
 
 def _wanted(attrs: str) -> bool:

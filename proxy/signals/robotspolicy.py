@@ -5,9 +5,18 @@ agent the rules block (decided as a claimed request for "/" on that host), so
 robots.txt and enforcement agree: a crawler that obeys robots.txt never meets a
 403, and one that ignores it is stopped. Rules that block an agent only on some
 paths are enforced by the proxy but not written into robots.txt.
+
+Many parsers (Python's `urllib.robotparser`, robotexclusionrulesparser, protego given
+a full user agent) apply a group to every crawler whose name *contains* one of its
+tokens. So a token is written only if it is one product token (letters, digits, `_`
+and `-`: no spaces, no version) and no agent left open holds it inside one of its
+own tokens (`Spider` inside `Baiduspider`). A token left out still has its agent
+blocked by the proxy; the catalogue entry says which form is written instead.
 """
 
 from __future__ import annotations
+
+import re
 
 from proxy.config.catalogue import Catalogue
 from proxy.config.policy import Policy
@@ -21,7 +30,8 @@ from proxy.signals.wellknown import path_overrides
 def robots_policy(policy: Policy, catalogue: Catalogue, host: str) -> RobotsPolicy:
     reservation = policy.reservation
     if not reservation.enabled:
-        return RobotsPolicy(_blocked_tokens(policy, catalogue, host), None, None)
+        trap = policy.trap.path if policy.trap else None
+        return RobotsPolicy(_blocked_tokens(policy, catalogue, host), None, None, trap_path=trap)
     reserved = reservation.reserved
     scoped = tuple(
         (pattern, content_usage(reservation, override.reserved))
@@ -36,14 +46,35 @@ def robots_policy(policy: Policy, catalogue: Catalogue, host: str) -> RobotsPoli
         content_signal=signal,
         content_usage_paths=scoped,
         licences=(reservation.licence,) if reservation.licence else (),
+        trap_path=policy.trap.path if policy.trap else None,
     )
+
+
+_PRODUCT = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _blocked_tokens(policy: Policy, catalogue: Catalogue, host: str) -> tuple[str, ...]:
     request = RequestInfo("GET", host, "/", "")
-    return tuple(
-        token
+    blocked = [
+        agent
         for agent in catalogue.agents
         if decide(policy, request, Classification(agent, Identity.CLAIMED)).action is Action.BLOCK
-        for token in agent.robots_tokens
+    ]
+    names = {a.name for a in blocked}
+    open_tokens = {
+        t.lower()
+        for agent in catalogue.agents
+        if agent.name not in names
+        for t in (*agent.robots_tokens, *agent.user_agents)
+    }
+    return tuple(
+        token for agent in blocked for token in agent.robots_tokens if writable(token, open_tokens)
+    )
+
+
+def writable(token: str, open_tokens: set[str]) -> bool:
+    """Whether `token` can be written so that substring-matching parsers read it right."""
+    lowered = token.lower()
+    return _PRODUCT.fullmatch(token) is not None and not any(
+        lowered in other for other in open_tokens
     )

@@ -70,6 +70,9 @@ class RobotsPolicy:
     content_usage_paths: tuple[tuple[str, str], ...] = ()
     licences: tuple[str, ...] = ()
     comment: tuple[str, ...] = ()
+    # The robots.txt trap (proxy.config.trap): disallowed in every group, so only an
+    # agent that ignores robots.txt fetches it.
+    trap_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,9 @@ def _block(policy: RobotsPolicy, preamble: list[str], star: str | None) -> list[
     if tokens:
         lines += ["", *(f"User-agent: {t}" for t in tokens), "Disallow: /", *signals]
     if star and "*" not in {t.lower() for t in tokens}:
-        lines += ["", "User-agent: *", star, *signals]
+        trapped = policy.trap_path and star != "Disallow: /"
+        trap = [f"Disallow: {policy.trap_path}"] if trapped else []
+        lines += ["", "User-agent: *", star, *trap, *signals]
     return [*lines, ""]
 
 
@@ -264,6 +269,9 @@ def _rewrite(pieces: list[_Piece], policy: RobotsPolicy, notes: list[str]) -> li
         # Content-Usage header on every response.
         present = {(x.key, x.value) for x in piece.lines}
         piece.ours = tuple(s for s in _signals(policy) if _key_value(s) not in present)
+        if policy.trap_path and ("disallow", policy.trap_path) not in present:
+            # A named group replaces `*` for its agents: each needs the trap line itself.
+            piece.ours = (f"Disallow: {policy.trap_path}", *piece.ours)
         if not any(x.kind == "rule" for x in piece.lines):
             # User-agent lines at the end of the file without rules: close the group with
             # an empty Disallow, which matches nothing. ("Allow: /" would outweigh the

@@ -137,6 +137,8 @@ def rsl_document(reservation: Reservation, label: str) -> bytes:
     scopes = [(p, o.reserved) for o in path_overrides(reservation) for p in o.paths]
     for url, reserved in [*scopes, ("/", reservation.reserved)]:
         content = ElementTree.SubElement(root, f"{{{ns}}}content", url=url)
+        if reserved and reservation.rsl_server:  # a licence is obtained from this server
+            content.set("server", reservation.rsl_server)
         licence = ElementTree.SubElement(content, f"{{{ns}}}license")
         permitted, prohibited = _usage(reservation, reserved)
         if permitted:

@@ -24,8 +24,10 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class DocumentStore:
-    def __init__(self, state_dir: Path) -> None:
-        self.directory = state_dir / "served"
+    def __init__(self, state_dir: Path, subdir: str = "served") -> None:
+        # Other content kept by hash the same way: "timestamps" (RFC 3161 tokens),
+        # "headersets" (the reservation headers a response carried).
+        self.directory = state_dir / subdir
         self._known: set[str] = set()
         self._reported: set[str] = set()
         try:

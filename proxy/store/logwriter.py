@@ -34,7 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from proxy.evidence import logfiles
-from proxy.evidence.chain import GAP_ACTION, HEAD_FILE, ChainWriter, digest, load_head, save_head
+from proxy.evidence.chain import (
+    GAP_ACTION,
+    GENESIS,
+    HEAD_FILE,
+    ChainWriter,
+    Head,
+    digest,
+    load_head,
+    save_head,
+)
+from proxy.evidence.record import ECS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +117,14 @@ class LogWriter:
         self._queue.put(done)
         done.wait()
 
+    def current_head(self) -> Head:
+        """The head once every record queued so far is written and synced: what a
+        checkpoint may vouch for (called from a thread other than the writer's)."""
+        probe = _HeadProbe()
+        self._queue.put(probe)
+        probe.wait()
+        return probe.head
+
     def _run(self) -> None:
         self._chain = self._recover()
         stop = False
@@ -119,6 +137,8 @@ class LogWriter:
                 self._write(batch)
             if isinstance(marker, threading.Event):
                 self._settle()
+                if isinstance(marker, _HeadProbe):
+                    marker.head = self._chain.head
                 marker.set()
             stop = marker is _STOP
         self._settle()
@@ -219,7 +239,13 @@ class LogWriter:
         lost = last - first + 1
         return {
             "@timestamp": _iso(self._clock()),
-            "event": {"kind": "event", "action": GAP_ACTION, "outcome": "failure"},
+            "ecs": {"version": ECS_VERSION},
+            "event": {
+                "kind": "event",
+                "type": ["error"],
+                "action": GAP_ACTION,
+                "outcome": "failure",
+            },
             "message": f"{lost} access-log records could not be written and are lost",
             "optout": {"gap": {"lost": lost, "first_sequence": first, "last_sequence": last}},
         }
@@ -348,6 +374,12 @@ class LogWriter:
         except (OSError, logfiles.LogReadError) as e:
             self._report(f"cannot read the end of the log: {e}")
         return None
+
+
+class _HeadProbe(threading.Event):
+    """A flush that also brings back the chain head as of its place in the queue."""
+
+    head: Head = Head(0, GENESIS)
 
 
 def _same_file(path: Path, fd: int) -> bool:

@@ -142,7 +142,7 @@ def test_upstream_error_is_logged(pipe: Pipeline) -> None:
     (record,) = records(pipe)
     assert record["error"] == {"message": "Connection refused"}
     assert record["event"]["action"] == "allow"
-    assert "status_code" not in record["http"]["response"]
+    assert "status_code" not in record["http"].get("response", {})  # no empty objects
 
 
 def test_a_flow_is_logged_once(pipe: Pipeline) -> None:

@@ -184,3 +184,27 @@ class _Lines:
 
     def __iter__(self) -> object:
         return iter(self._lines)
+
+
+def test_piped_output_is_json_lines_and_a_table_on_request() -> None:
+    piped = optout("classify", "--rules", str(RULES), "--user-agent", "ClaudeBot/1.0")
+    assert json.loads(piped.stdout)["agent"] == "ClaudeBot"
+    shown = optout(
+        "classify", "--rules", str(RULES), "--user-agent", "ClaudeBot/1.0", "--format", "table"
+    )
+    header, rule, row = shown.stdout.splitlines()
+    assert header.split() == [
+        "user", "agent", "agent", "operator", "purpose", "identity", "action", "rule",
+        "outcome", "status",
+    ]  # fmt: skip
+    assert set(rule) == {"-", " "}
+    assert row.split() == [
+        "ClaudeBot/1.0", "ClaudeBot", "Anthropic", "ai-training", "claimed", "block",
+        "block-ai-training", "blocked", "403",
+    ]  # fmt: skip
+
+
+def test_the_table_shortens_long_user_agents() -> None:
+    ua = "Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)" + " x" * 40
+    lines = classify.render_table([{"user_agent": ua, "agent": "GPTBot", "status": 403}])
+    assert lines.splitlines()[2].startswith(ua[: classify.UA_WIDTH - 1] + "… ")

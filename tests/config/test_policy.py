@@ -82,7 +82,9 @@ def test_shipped_policy_blocks_spoofs_and_ai_training_and_allows_the_rest(
     assert [(r.name, r.identities, r.purposes, r.action) for r in policy.rules] == [
         ("block-spoofed", frozenset({Identity.SPOOFED}), None, Action.BLOCK),
         ("block-ai-training", None, frozenset({Purpose.AI_TRAINING}), Action.BLOCK),
+        ("block-flagged", None, None, Action.BLOCK),
     ]
+    assert policy.rules[2].flagged == {"trap"}
     assert policy.reservation.enabled
 
 

@@ -46,3 +46,31 @@ def test_wants_html() -> None:
     assert blockpage.wants_html("text/html,application/xhtml+xml;q=0.9")
     assert not blockpage.wants_html("*/*")
     assert not blockpage.wants_html("")
+
+
+def test_a_person_misclassified_learns_what_happened_and_whom_to_write() -> None:
+    policy = Policy(
+        "Northern Lights",
+        Reservation(licence="https://label.example/licence", contact="mailto:tdm@label.example"),
+        (),
+        Verdict(Action.ALLOW, "default"),
+    )
+    body, _ = blockpage.render(
+        policy, "block-spoofed", Classification(AGENT, Identity.SPOOFED), True, now=1796313600.0
+    )
+    text = body.decode()
+    assert "If you are a person and this is a mistake" in text
+    assert "may not be mined or used to train AI without" in text
+    assert '<a href="mailto:tdm@label.example">tdm@label.example</a>' in text
+    assert "quote this reference: <code>2026-12-03T16:00:00Z</code>" in text
+
+
+def test_text_names_the_contact_besides_the_licence() -> None:
+    policy = Policy(
+        "L", Reservation(licence="https://l/", contact="mailto:a@l"), (), Verdict(Action.ALLOW, "d")
+    )
+    body, _ = blockpage.render(policy, "r", Classification(None, Identity.NONE), False)
+    assert body.decode().splitlines()[-2:] == [
+        "To license this content, see https://l/",
+        "Contact: a@l",
+    ]

@@ -85,6 +85,8 @@ async def test_ai_training_crawler_is_blocked_without_reaching_upstream(
     assert record["event"]["action"] == "block"
     assert record["source"]["ip"] == "127.0.0.1"  # crawlers keep their address: the evidence
     del record["optout"]["chain"]
+    # The exact reservation headers it carried, kept once by hash (issue 18).
+    assert len(record["optout"].pop("headers_served")["sha256"]) == 64
     assert record["http"]["response"]["status_code"] == 403
     assert record["http"]["response"]["body"]["bytes"] == len(body.encode())
     assert record["url"] == {"domain": "127.0.0.1", "path": "/page", "query": "x=1"}
@@ -95,6 +97,7 @@ async def test_ai_training_crawler_is_blocked_without_reaching_upstream(
         "identity": "claimed",
         "rule": "block-ai-training",
         "outcome": "blocked",
+        "network": {"provider": "residential/unknown"},  # loopback is in no published range
         "signals": [
             "tdm-reservation",
             "tdm-policy",

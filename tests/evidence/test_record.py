@@ -29,9 +29,11 @@ def test_blocked_request_record() -> None:
     )
     assert record == {
         "@timestamp": "2025-11-24T16:00:00.123Z",
+        "ecs": {"version": "8.17.0"},
         "event": {
             "kind": "event",
             "category": ["web"],
+            "type": ["access"],
             "action": "block",
             "duration": 1500,
             "outcome": "failure",
@@ -69,7 +71,8 @@ def test_upstream_error_record() -> None:
     assert record["event"]["action"] == "error"
     assert record["event"]["outcome"] == "failure"
     assert record["error"] == {"message": "Connection refused"}
-    assert record["http"]["response"] == {}
+    assert "response" not in record["http"]  # ECS: no empty objects (issue 18)
+    assert record["event"]["type"] == ["error"]
     assert record["optout"]["agent"] is None
     assert record["optout"]["identity"] == "none"
 

@@ -1,9 +1,9 @@
-"""Strict framing at the edge (issue 15, findings 3, 7, 8): what is not HTTP/1 gets a 400.
+"""Strict framing at the edge (issue 15, findings 3, 7): what is not HTTP/1 gets a 400.
 
 A header that one origin reads differently from the proxy is how a request is
 smuggled past the rules: each such head is answered 400 by the proxy itself,
-logged, and nothing reaches the upstream. Trailers and interim responses, which
-are valid HTTP, get through.
+logged, and nothing reaches the upstream. Trailers, which are valid HTTP, get
+through (dropped) on requests and responses; interim responses are in test_interim.py.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from e2e.harness import Proxy, start_proxy
 from faulty import Faulty, kill, raw_exchange
+from scripted import Step, scripted
 
 GPTBOT = b"Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)"
 
@@ -168,3 +169,55 @@ async def test_chunked_request_with_trailers_is_answered_and_logged(
     (record,) = await proxy.stop()
     assert record["http"]["response"]["status_code"] == 200
     assert upstream.requests == ["/fine"]
+
+
+def _chunked(content_type: bytes, body: bytes, size: int = 4096) -> bytes:
+    """A chunked 200 ending in trailer fields (finding 7, response side)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\n"
+    head += b"Transfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+        for i in range(0, len(body), size)
+    )
+    return head + chunks + b"0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"
+
+
+TRAILED = {
+    "/text": (b"text/plain", b"t" * 10_000),
+    "/page.html": (b"text/html", b"<html><head></head><body>" + b"p" * 10_000 + b"</body></html>"),
+    "/song.mp3": (b"audio/mpeg", bytes(range(256)) * 12_000),  # 3 MB: streamed
+}
+
+
+def _dechunk(body: bytes) -> bytes:
+    out, rest = b"", body
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return out
+        out, rest = out + rest[:size], rest[size + 2 :]
+
+
+@pytest.mark.parametrize("path", list(TRAILED))
+async def test_response_with_trailers_reaches_the_client_whole(path: str, tmp_path: Path) -> None:
+    answers: dict[str, list[Step]] = {p: [_chunked(*t)] for p, t in TRAILED.items()}
+    async with scripted(answers) as origin:
+        proxy = await start_proxy(origin.url, tmp_path)
+        try:
+            request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+            answer = await raw_exchange(proxy.url, request, seconds=15)
+            (record,) = await proxy.stop()
+        finally:
+            await kill(proxy)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert status_of(head) == 200
+    sent = TRAILED[path][1]
+    received = _dechunk(body) if b"transfer-encoding: chunked" in head.lower() else body
+    if path.endswith(".html"):  # the meta tags are added; the page is otherwise whole
+        assert received.startswith(b"<html><head><meta ")
+        assert received.endswith(sent.removeprefix(b"<html><head>"))
+    else:
+        assert received == sent
+    assert b"x-checksum: abc" not in body.lower()  # the trailers are dropped
+    assert record["http"]["response"]["status_code"] == 200

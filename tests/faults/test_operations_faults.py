@@ -30,9 +30,9 @@ async def lost_records(proxy: Proxy) -> float:
 async def test_unwritable_log_keeps_serving_and_counts_lost_records(
     upstream: Faulty, tmp_path: Path
 ) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("a regular file where the log directory should be\n")
-    log = blocker / "access.jsonl"  # fails even for root: a path under a file
+    # A log that opens but takes no byte, as a full disk does: serving goes on.
+    # (A log that cannot even be opened is refused at start: tests/engine/test_preflight.py.)
+    log = Path("/dev/full")
     proxy = await start_noisy_proxy(upstream.url, tmp_path, log, TIMEOUT_ENV)
     try:
         async with aiohttp.ClientSession(timeout=HANG_GUARD) as session:

@@ -16,7 +16,7 @@ import dns.rrset
 import pytest
 
 from proxy.identity.fcrdns import FcrdnsVerifier
-from proxy.net.dns import DnsResolver
+from proxy.net.dns import DnsResolver, loopback_resolver
 
 GENUINE_HOST = "crawl-66-249-66-1.googlebot.com."
 # (name, type) -> records; a name absent from every entry is NXDOMAIN
@@ -140,3 +140,13 @@ async def test_the_verifier_over_real_dns(
 
 def test_the_system_configuration_is_read_by_default() -> None:
     DnsResolver()  # /etc/resolv.conf; no query is sent
+
+
+async def test_the_loopback_stub_answers_without_a_server() -> None:
+    stub = loopback_resolver()
+    assert await stub.ptr("127.0.0.1") == ["localhost"]
+    assert await stub.addresses("LOCALHOST.") == ["127.0.0.1", "::1"]
+    assert await stub.ptr("66.249.66.1") == []  # unknown: no record, nothing sent
+    result = await FcrdnsVerifier(stub).check("127.0.0.1", ("googlebot.com",))
+    assert (result.ok, result.inconclusive) == (False, False)
+    assert stub.asked == ["PTR 127.0.0.1", "A/AAAA LOCALHOST.", "PTR 66.249.66.1", "PTR 127.0.0.1"]

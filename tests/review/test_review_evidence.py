@@ -5,12 +5,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from loggen import ROBOTS_V1, ROBOTS_V2, LogBuilder, at, scenario
 
 from proxy.review import bundle_verify
 from proxy.review.evidence import HEAD, MANIFEST, RECORDS, SEGMENT, SERVED, Request, build
 from proxy.review.files import ReviewError, resolve
+from tests.review.conftest import run_cli
 
 KEY = b"k" * 32
 

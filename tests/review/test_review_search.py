@@ -3,11 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from loggen import LogBuilder, at
 
 from proxy.review.files import ReviewError, resolve
 from proxy.review.search import Filters, search
+from tests.review.conftest import run_cli
 
 
 def _paths(b: LogBuilder, **kw: object) -> list[str]:

@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from loggen import LogBuilder, at, scenario
 
 from proxy.review.files import ReviewError, parse_time, resolve
 from proxy.review.summary import summarise
+from tests.review.conftest import run_cli
 
 
 def _rows(files: list[Path], **kw: object) -> dict[str, object]:

@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from loggen import ROBOTS_V1, ROBOTS_V2, LogBuilder, at
 from paths import RULES
 
 from proxy.review.files import resolve
 from proxy.review.violations import ROBOTS, TDM, Options, find
 from proxy.ruleset import Ruleset
+from tests.review.conftest import run_cli
 
 
 def _find(b: LogBuilder, shipped: Ruleset | None = None, **kw: object) -> object:

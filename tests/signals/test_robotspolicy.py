@@ -10,7 +10,7 @@ from proxy.config.rule import Rule
 from proxy.model import Action, Purpose, Verdict
 from proxy.patterns import compile_hosts, compile_paths
 from proxy.ruleset import Ruleset
-from proxy.signals.robotspolicy import robots_policy
+from proxy.signals.robotspolicy import robots_policy, writable
 from proxy.signals.robotstxt import RobotsPolicy
 
 
@@ -54,3 +54,19 @@ def test_a_disabled_reservation_keeps_the_blocks_but_sends_no_signals(shipped: R
     found = robots_policy(policy, shipped.catalogue, "label.example")
     tokens = robots_policy(shipped.policy, shipped.catalogue, "label.example").reserved_tokens
     assert found == RobotsPolicy(tokens, None, None)
+
+
+def test_only_tokens_no_substring_parser_can_confuse_are_written(shipped: Ruleset) -> None:
+    found = robots_policy(shipped.policy, shipped.catalogue, "label.example").reserved_tokens
+    # Spaces and versions are not one product token; Google's parser would read "Linguee".
+    assert not {"Brightbot 1.0", "Sidetrade indexer bot", "Linguee Bot"} & set(found)
+    assert "Brightbot" in found
+    # Inside the tokens of agents left open: Baiduspider, BaiduImagespider.
+    assert not {"Spider", "imageSpider"} & set(found)
+
+
+def test_a_token_inside_an_open_agents_token_is_left_out() -> None:
+    assert writable("GPTBot", {"googlebot", "baiduspider"})
+    assert not writable("spider", {"baiduspider"})
+    assert not writable("Kangaroo Bot", set())
+    assert not writable("iaskspider/2.0", set())

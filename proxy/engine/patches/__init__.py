@@ -8,8 +8,14 @@ One module per patch, each saying why and linking mitmproxy's issue or PR:
     trailers       chunked messages with trailer fields accepted, the trailers dropped
     h1page         our HTTP/1 error pages, with the reservation headers
     h2page         the same pages over HTTP/2
+    h2head         414/431 for an oversized HTTP/2 request head, as over HTTP/1
+    h2host         a Host contradicting :authority left to the Edge addon (400, logged)
+    interim        the upstream's 1xx heads dropped, so its final response gets through
     protocolerror  "upstream timeout" (504) named, and the flow given its page
+    validation     the flow of a message failing header validation given its page (400, 502)
     bodylimit      413 for a request body over optout_max_body, before it is read
+    badbody        400 for a request body that breaks HTTP/1 framing (was: closed unanswered)
+    killed         that 400 on the flow, when the bad body came while a hook ran
     streamedbody   the same limit for a streamed request body
     cancelclose    the socket of a cancelled connection handler closed
     unchecked      no per-field type check of every message built
@@ -32,6 +38,8 @@ from proxy.engine.patches.limits import (
     MAX_BODY_OPTION,
     MAX_HEAD,
     MAX_REQUEST_LINE,
+    PAGE,
+    REFUSED,
     TIMED_OUT,
     UPSTREAM_TIMEOUT,
     max_body,
@@ -44,6 +52,8 @@ __all__ = [
     "MAX_BODY_OPTION",
     "MAX_HEAD",
     "MAX_REQUEST_LINE",
+    "PAGE",
+    "REFUSED",
     "REQUIRED_MITMPROXY",
     "STATE",
     "TIMED_OUT",
@@ -76,17 +86,23 @@ def patches() -> tuple[Patch, ...]:
     # Imported only now, after the version check: another release may lack the
     # private modules they patch, and that must end in our message, not an ImportError.
     from proxy.engine.patches import (
+        badbody,
         bodylimit,
         cancelclose,
         framing,
         h1page,
+        h2head,
+        h2host,
         h2page,
         headsize,
+        interim,
+        killed,
         plaintls,
         protocolerror,
         streamedbody,
         trailers,
         unchecked,
+        validation,
     )
 
     modules = (
@@ -95,11 +111,17 @@ def patches() -> tuple[Patch, ...]:
         plaintls,
         h1page,
         h2page,
+        h2head,
+        h2host,
         protocolerror,
+        validation,
+        badbody,
+        killed,
         bodylimit,
         streamedbody,
         cancelclose,
         trailers,
+        interim,
         unchecked,
     )
     return tuple(m.PATCH for m in modules if m.PATCH.needed)

@@ -16,6 +16,11 @@ REPORTED_HEAD = MAX_REQUEST_LINE + MAX_HEAD  # what `refused` gets of a refused 
 TIMED_OUT = "optout.timed_out"  # flow.metadata: addons.limits gave up waiting for upstream
 UPSTREAM_TIMEOUT = "upstream timeout"  # the flow's error message, and the 504 page's cue
 BODY_TOO_LARGE = "request body too large"
+# flow.metadata: the status of the engine's own page, when that is what the client got;
+# the page carries the reservation headers of `PatchState.extra_headers`.
+PAGE = "optout.engine_page"
+# flow.metadata: why the engine refused a request it had parsed (logged as `edge/<reason>`).
+REFUSED = "optout.engine_refused"
 MAX_BODY_OPTION = "optout_max_body"  # declared by addons.limits
 
 

@@ -4,6 +4,8 @@ mitmproxy has no upstream timeout, only an idle one (600 s). `addons.limits`
 closes the upstream connection of a flow whose response headers are late and
 marks the flow (`TIMED_OUT`); the engine then sees "server closed connection",
 which we turn into "upstream timeout" (and the pages into a 504).
+A request body the engine could not read gets a 400 (`badbody`), and its flow
+that page.
 
 An engine error page is also sent without the `response` hook, so the flow has
 no response and the access log would record no status. When the client is
@@ -23,6 +25,7 @@ from typing import Any
 
 from mitmproxy.proxy.layers.http._events import RequestProtocolError, ResponseProtocolError
 
+from proxy.engine.patches.badbody import answered_bad_body
 from proxy.engine.patches.checks import Patch, Target
 from proxy.engine.patches.limits import TIMED_OUT, UPSTREAM_TIMEOUT
 from proxy.engine.patches.pages import page_status
@@ -38,7 +41,9 @@ def name_the_error(handle: Any, state: PatchState) -> Any:
                 event = ResponseProtocolError(self.stream_id, UPSTREAM_TIMEOUT, event.code)
             status = event.code.http_status_code()
             if status is not None and page_follows(self):
-                self.flow.response = state.page(page_status(status, event.message))
+                state.answer(self.flow, page_status(status, event.message))
+        elif answered_bad_body(event) and self.flow.response is None and page_follows(self):
+            state.answer(self.flow, 400, "framing")
         yield from handle(self, event)
 
     return handled

@@ -15,6 +15,7 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.net.http import http1
 
+from proxy.engine.patches.limits import PAGE, REFUSED
 from proxy.engine.patches.pages import error_page, page_status
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,13 @@ class PatchState:
     def page(self, status_code: int) -> http.Response:
         """Our error page for `status_code`, with the headers the runner adds (the reservation)."""
         return error_page(status_code, self.extra_headers())
+
+    def answer(self, flow: http.HTTPFlow, status_code: int, refused: str | None = None) -> None:
+        """Give the flow the page the client gets, so the record and metrics see what it saw."""
+        flow.response = self.page(status_code)
+        flow.metadata[PAGE] = status_code
+        if refused is not None:
+            flow.metadata[REFUSED] = refused
 
     def error_response(self, status_code: int, message: str = "") -> bytes:
         """The page as HTTP/1 bytes; an upstream timeout becomes a 504."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from mitmproxy import flow, http
@@ -31,6 +31,17 @@ def page_follows(stream: Any) -> bool:
     )
 
 
+def before(commands: Commands, extra: Callable[[Any], Commands]) -> Commands:
+    """`commands`, each answered as the engine answers it, with `extra(command)` yielded first."""
+    try:
+        command = next(commands)
+        while True:
+            yield from extra(command)
+            command = commands.send((yield command))
+    except StopIteration as stop:
+        return stop.value
+
+
 def declared_size(request: http.Request) -> int | None:
     try:
         return expected_http_body_size(request)
@@ -42,7 +53,7 @@ def refuse_body(stream: Any, state: PatchState, upstream: bool) -> Commands:
     """413 to the client (if it has no answer yet), and abort the upstream request if sent."""
     stream.flow.error = flow.Error(BODY_TOO_LARGE)
     if page_follows(stream):
-        stream.flow.response = state.page(413)
+        state.answer(stream.flow, 413, "body-too-large")
     yield HttpErrorHook(stream.flow)
     if upstream:
         yield http_layer.SendHttp(
