@@ -21,7 +21,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 FORMAT = 1
 _NAME = "networks-{key}.json"
-_KEEP = 3
+_KEEP = 8
 
 
 def _age(path: Path) -> float:

@@ -211,6 +211,10 @@ ISSUE_CASES = [
     ("linkReader/1.0 (+https://gochitchat.ai)", "linkReader"),
     ("Spawning-AI", "Spawning-AI"),
     ("The Knowledge AI", "The Knowledge AI"),
+    # xAI's research sourcing crawler: xAI publishes no UA string, so these are the
+    # shapes Anubis's rule `code-review-sourcing.*\+xai-research` matches.
+    ("code-review-sourcing/1.0 (+xai-research)", "code-review-sourcing"),
+    ("Mozilla/5.0 (compatible; code-review-sourcing/1.0; +xai-research)", "code-review-sourcing"),
 ]
 
 
@@ -226,6 +230,14 @@ def shipped_catalogue() -> Catalogue:
 def test_issue_cases(shipped_catalogue: Catalogue, user_agent: str, expected: str | None) -> None:
     found = shipped_catalogue.match(user_agent)
     assert (found.name if found else None) == expected
+
+
+def test_xai_research_crawler_is_reserved_as_training(shipped_catalogue: Catalogue) -> None:
+    found = shipped_catalogue.match("code-review-sourcing/1.0 (+xai-research)")
+    assert found is not None
+    assert (found.operator, found.purpose) == ("xAI", Purpose.AI_TRAINING)
+    # A URL path or a prose mention of the words names no agent.
+    assert shipped_catalogue.match("Foo/1.0 (+https://example.com/code-review-sourcing)") is None
 
 
 @pytest.mark.parametrize(

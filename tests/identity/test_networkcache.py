@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy.identity import networkcache
 from proxy.identity import networks as networks_module
 from proxy.identity.ipranges import IpRanges, Snapshot
 from proxy.identity.networks import load_networks, use_cache_dir
@@ -100,7 +101,7 @@ def test_an_unwritable_cache_changes_nothing(tmp_path: Path) -> None:
 def test_a_few_sets_of_ranges_are_kept(cache: Path, tmp_path: Path) -> None:
     rules = tmp_path / "networks"
     rules.mkdir()
-    for n in range(5):
+    for n in range(networkcache._KEEP + 2):
         (rules / "a.txt").write_text(HEADER.format(name="a") + f"# provider: p{n}\n1.0.0.0/8\n")
         _fresh(rules)
-    assert len(list(cache.glob("networks-*.json"))) == 3
+    assert len(list(cache.glob("networks-*.json"))) == networkcache._KEEP
