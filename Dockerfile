@@ -46,6 +46,9 @@ LABEL org.opencontainers.image.title="optout-proxy" \
 # mount a secret and set OPTOUT_METRICS_TOKEN_FILE to make /metrics require
 # "Authorization: Bearer <token>" (the probes stay open), or bind OPTOUT_ADMIN
 # to an address only the platform reaches.
+# OPTOUT_WORKERS: worker processes serving 8080, one per core (default 1; "auto"
+# counts the CPUs the container may use). Each writes access-<i>.jsonl in
+# /var/log/optout; the supervisor answers on 9090 for all of them.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

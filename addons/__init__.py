@@ -3,7 +3,8 @@
 Each turns flow data into the core's values, calls the core, and applies the
 result to the flow. They run in the order of `default_addons()`, which is the
 order of the pipeline: one form of the target and Host → route to the site →
-classify → verify → the licence server → serve our own documents → decide (and act) → robots.txt →
+classify → verify → the licence server → challenge answers → serve our own
+documents → decide (and act) → robots.txt →
 signals (headers, then meta tags) → metrics → log.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from addons.accesslog import AccessLog, log_refusal
+from addons.challenge import Challenge, challenge_state
 from addons.charge import Charge
 from addons.classify import Classify
 from addons.connguard import ConnectionGuard
@@ -40,6 +42,7 @@ from proxy.engine.pipeline import Pipeline
 def default_addons(pipeline: Pipeline) -> list[Any]:
     # The trap's memory is the addons', which live across reloads.
     flags, robots = FlagStore(), RobotsSeen()
+    challenges = challenge_state(pipeline)  # keys and spent answers, across reloads too
     return [
         ConnectionGuard(pipeline),
         Edge(pipeline),
@@ -50,8 +53,9 @@ def default_addons(pipeline: Pipeline) -> list[Any]:
         Fingerprint(pipeline, flags, robots),
         Verify(pipeline),
         Olp(pipeline),
+        Challenge(pipeline, challenges),
         WellKnown(pipeline),
-        Decide(pipeline),
+        Decide(pipeline, challenges),
         Robots(pipeline),
         Signals(pipeline),
         Charge(pipeline),

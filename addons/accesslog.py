@@ -25,7 +25,9 @@ from proxy.engine.pipeline import (
     LOGGED,
     NOTES,
     OUTCOME,
+    REFERENCE,
     REQUEST,
+    SCORE,
     SERVED,
     SHADOW,
     SIGNALS,
@@ -63,6 +65,8 @@ class AccessLog:
         body_bytes = flow.metadata.get(BYTES)
         if body_bytes is None and response is not None and response.raw_content is not None:
             body_bytes = len(response.raw_content)
+        if response is not None and flow.request.method == "HEAD":
+            body_bytes = 0  # no body goes out, whatever GET's would be (nginx's $body_bytes_sent)
         end = (response.timestamp_end if response else None) or time.time()
         _, _, query = flow.request.path.partition("?")
         record = build_record(
@@ -78,6 +82,8 @@ class AccessLog:
             query=query,
             notes=flow.metadata.get(NOTES, ()),
             shadow=flow.metadata.get(SHADOW),
+            request_id=flow.metadata.get(REFERENCE),
+            score=flow.metadata.get(SCORE),
             act=act_fields(
                 flow.metadata.get(OUTCOME),
                 flow.metadata.get(VERDICT),

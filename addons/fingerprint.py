@@ -3,22 +3,26 @@
 Runs right after Classify. It takes the client's JA4 from its ClientHello on the
 TLS listener (or, behind a TLS-terminating balancer, from `--ja4-header` when the
 peer is a trusted proxy), names the client family from rules/tls/clients.yaml,
-runs the consistency checks (proxy.identity.consistency), springs the robots.txt
-trap, and puts what it found, with the flags held against the client, into the
+runs the consistency checks (proxy.identity.consistency) and counts the client's
+recent requests (proxy.decision.score: high-rate, no-robots-crawl), springs the
+robots.txt trap, and puts what it found, with the flags held against the client, into the
 request the later addons decide and log on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import MappingProxyType
 
 from mitmproxy import connection, http, tls
 
 from addons.classify import client_ip
+from proxy.decision.score import Activity
 from proxy.decision.trap import TRAP, FlagStore, RobotsSeen, address_key, ja4_key, trap_fields
 from proxy.engine.pipeline import EXTRA, REQUEST, RULESET, Pipeline
 from proxy.errors import Problem
@@ -44,6 +48,7 @@ class Fingerprint:
         self.pipeline = pipeline
         self.flags = flags
         self.robots = robots
+        self.activity = Activity()  # lives across reloads, as the addon does
         self._hellos: dict[str, Hello] = {}
         self._tables: dict[Path, MappingProxyType[str, TlsClient]] = {}
         self._loaded_for: object = None  # the pipeline's ruleset the tables were read under
@@ -60,12 +65,12 @@ class Fingerprint:
     def client_disconnected(self, client: connection.Client) -> None:
         self._hellos.pop(client.id, None)
 
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         if flow.response or flow.error or not flow.live:
-            return
+            return None
         request = flow.metadata.get(REQUEST)
         if request is None:
-            return
+            return None
         hello = self._hello(flow)
         ruleset = flow.metadata.get(RULESET) or self.pipeline.ruleset
         client = lookup(self._table(ruleset.directory), hello.ja4) if hello.ja4 else None
@@ -75,16 +80,37 @@ class Fingerprint:
         signals = consistency_signals(
             request.user_agent, headers, https, client.kind if client else None
         )
+        signals |= self.activity.observe(request.client_ip, request.method, request.path)
         keys = [address_key(request.client_ip)]
         if hello.ja4 and (client is None or client.kind != BROWSER):
             keys.append(ja4_key(hello.ja4))
         trap = ruleset.policy.trap
-        if trap is not None and is_trap(request.path, trap.path):
-            self.flags.flag(keys, TRAP, trap.ttl)
+        ttl = trap.ttl if trap is not None and is_trap(request.path, trap.path) else None
+        if ttl is not None:
+            self.flags.flag(keys, TRAP, ttl)
             flow.metadata[EXTRA] = trap_fields(self.robots.last(request.client_ip))
-        flow.metadata[REQUEST] = with_fingerprint(
-            request, hello, client, signals, self.flags.flags(keys), flow.client_conn.tls_version
-        )
+        found = functools.partial(with_fingerprint, request, hello, client, signals)
+        flagged = self.flags.flags(keys)
+        if self.pipeline.shared is not None:
+            return self._shared_flags(flow, found, keys, flagged, ttl)
+        flow.metadata[REQUEST] = found(flagged, flow.client_conn.tls_version)
+        return None
+
+    async def _shared_flags(
+        self,
+        flow: http.HTTPFlow,
+        found: Callable[[frozenset[str], str | None], RequestInfo],
+        keys: list[str],
+        flagged: frozenset[str],
+        ttl: float | None,
+    ) -> None:
+        """The flags other processes set too; a trap sprung here is set for them."""
+        shared = self.pipeline.shared
+        assert shared is not None  # noqa: S101 - only called when there is one
+        if ttl is not None:
+            await shared.flag(keys, TRAP, ttl)
+        flagged |= await shared.flags(keys, (TRAP,))
+        flow.metadata[REQUEST] = found(flagged, flow.client_conn.tls_version)
 
     def _hello(self, flow: http.HTTPFlow) -> Hello:
         found = self._hellos.get(flow.client_conn.id)

@@ -11,7 +11,15 @@ import time
 
 from mitmproxy import http
 
-from proxy.engine.pipeline import CLASSIFICATION, COUNTED, SHADOW, VERDICT, Pipeline
+from proxy.engine.pipeline import (
+    CLASSIFICATION,
+    COUNTED,
+    EXTRA,
+    OUTCOME,
+    SHADOW,
+    VERDICT,
+    Pipeline,
+)
 from proxy.identity.classify import UNKNOWN
 
 
@@ -38,3 +46,7 @@ class Metrics:
             end - flow.request.timestamp_start,
             flow.metadata.get(SHADOW),
         )
+        outcome = flow.metadata.get(OUTCOME) or ""
+        if outcome.startswith("challenge"):
+            reason = flow.metadata.get(EXTRA, {}).get("challenge", {}).get("reason", "none")
+            self.pipeline.metrics.challenges.labels(outcome, reason).inc()

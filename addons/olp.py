@@ -24,6 +24,7 @@ from mitmproxy import http
 from proxy.config.licensees import LICENSEES_FILE, load_licensees
 from proxy.engine.pipeline import REQUEST, RULESET, Pipeline
 from proxy.errors import RuleError
+from proxy.evidence.chain import head_file, worker_log
 from proxy.licensing import keyfiles, oauth, olp
 from proxy.licensing import ledger as licence_ledger
 from proxy.licensing.clients import Registry, revocations
@@ -139,8 +140,13 @@ class Olp:
     def _record(self, now: float, event: Mapping[str, object], client_ip: str | None) -> None:
         if self._ledger is None:
             path = licence_ledger.ledger_path(self._state)
+            worker = self.pipeline.worker  # --workers: each worker keeps its own chain
+            if worker is not None:
+                path = worker_log(path, worker)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._ledger = LogWriter(str(path), state_dir=path.parent)
+            self._ledger = LogWriter(
+                str(path), state_dir=path.parent, head_file=head_file(worker), worker=worker
+            )
         self._ledger.write(licence_ledger.entry(now, dict(event), client_ip))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from proxy.engine.pipeline import BUFFER, BYTES, RESERVED, RULESET, SIGNALS, Pipeline
+from proxy.signals import c2palink
 from proxy.signals import headers as signals
 
 
@@ -36,6 +37,9 @@ class Signals:
             signals.apply(chosen, headers.get, headers.__setitem__, headers.add)
         flow.metadata[RESERVED] = reserved
         flow.metadata[SIGNALS] = chosen.names
+        if path in ruleset.media_manifests and response.status_code in (200, 206):
+            headers.add("link", c2palink.link_value(path))
+            flow.metadata[SIGNALS] = (*chosen.names, "link-c2pa-manifest")
         if flow.metadata.get(BUFFER):
             return
         if response.raw_content is None and (response.stream or not self._buffer(response)):

@@ -162,3 +162,5 @@ def answer(
     flow.metadata[VERDICT] = Verdict(Action.BLOCK, rule)
     headers = {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
     flow.response = http.Response.make(status, body.encode(), {**headers, **(extra or {})})
+    if flow.request.method == "HEAD":  # GET's headers, no body (mitmproxy would send it)
+        flow.response.raw_content = b""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from mitmproxy import http
 
 from proxy.decision.decide import ALWAYS_FREE
-from proxy.engine.pipeline import REQUEST, RULESET, SERVED, VERDICT, Pipeline
+from proxy.engine.pipeline import OUTCOME, REQUEST, RULESET, SERVED, VERDICT, Pipeline
 from proxy.evidence import signing
 from proxy.signals.wellknown import Document
 
@@ -30,6 +30,7 @@ class WellKnown:
         if document is None or flow.request.method not in ("GET", "HEAD"):
             return
         flow.metadata[VERDICT] = ALWAYS_FREE
+        flow.metadata[OUTCOME] = "allowed"  # as Decide says of every other free path
         kind = flow.metadata[REQUEST].path.rsplit("/", 1)[-1]
         flow.metadata[SERVED] = (kind, document.body)
         flow.response = http.Response.make(

@@ -27,7 +27,8 @@ from bench.procs import Registry
 from bench.scenarios import SCENARIOS, run_scenario
 from bench.servers import CONFIGS, DEFAULT_CONFIGS, ROOT, describe, snapshot
 
-MICRO = ("classifier", "logwriter", "log_summary_1m", "networks")
+MICRO = ("classifier", "logwriter", "log_summary_1m", "networks", "media", "score")
+MICRO += ("challenge",)
 RESULTS = Path(__file__).with_name("results")
 _NOTES = {
     "blocked_c20": "optout answers the GPTBot request with its own 403; mitmdump, nginx "
@@ -160,7 +161,10 @@ def _run_http(
 def _run_micro(names: list[str], tree: Path, results: dict[str, Any]) -> None:
     """In this process, with the snapshot's `proxy` package ahead of the working tree's."""
     sys.path.insert(0, str(tree))
+    from bench import challenge as challenge_bench
     from bench import logbench, logsummary, micro, networks
+    from bench import media as media_bench
+    from bench import score as score_bench
 
     rules = tree / "rules"
     for name in names:
@@ -173,6 +177,12 @@ def _run_micro(names: list[str], tree: Path, results: dict[str, Any]) -> None:
                 results["micro"][name] = logbench.logwriter(rules)
             elif name == "networks":
                 results["micro"][name] = networks.networks(rules)
+            elif name == "media":
+                results["micro"][name] = media_bench.run()
+            elif name == "score":
+                results["micro"][name] = score_bench.score(rules)
+            elif name == "challenge":
+                results["micro"][name] = challenge_bench.cpu()
             else:
                 results["micro"][name] = logsummary.run()
         except Exception:

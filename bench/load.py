@@ -61,15 +61,18 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run(url: str, connections: int, seconds: float, headers: Sequence[str]) -> Load:
+def run(url: str, connections: int, seconds: float, headers: Sequence[str], lua: str = "") -> Load:
+    """`lua`: more of wrk's script (a `request` function varying each request); wrk only."""
     if have_wrk():
-        return _wrk(url, connections, seconds, headers)
+        return _wrk(url, connections, seconds, headers, lua)
+    if lua:
+        raise RuntimeError("a Lua request script needs wrk")
     return asyncio.run(_fallback(url, connections, seconds, headers))
 
 
-def _wrk(url: str, connections: int, seconds: float, headers: Sequence[str]) -> Load:
+def _wrk(url: str, connections: int, seconds: float, headers: Sequence[str], lua: str = "") -> Load:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_DONE_LUA)
+        script.write(lua + _DONE_LUA)
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "30s"]
     for header in headers:
         argv += ["-H", header]

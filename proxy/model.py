@@ -51,6 +51,7 @@ class Action(StrEnum):
     CHARGE = "charge"  # 402 with a price; a verified crawler that accepts it is let through
     THROTTLE = "throttle"  # 429 over a rate
     LICENCE = "licence"  # a valid licence token is required; 401 without one
+    CHALLENGE = "challenge"  # a browser must solve a proof-of-work (proxy.decision.challenge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,8 @@ class RequestInfo:
     client_ip: str = ""
     accept: str = ""
     network: Network | None = None  # None: not looked up
-    signals: frozenset[str] = frozenset()  # consistency checks that fired ("ua-tls-mismatch")
+    # consistency checks that fired ("ua-tls-mismatch"), and behaviour ("high-rate")
+    signals: frozenset[str] = frozenset()
     flagged: frozenset[str] = frozenset()  # flags held against this client ("trap")
     ja4: str = ""  # the TLS client's JA4 fingerprint, where known
     client_family: str = ""  # the client software the fingerprint belongs to, where known
@@ -118,6 +120,18 @@ class Classification:
 
 
 @dataclass(frozen=True, slots=True)
+class ChallengeSpec:
+    """What a `challenge` rule asks of a client (proxy.config.challenge parses it)."""
+
+    difficulty: int = 16  # leading zero bits of SHA-256 the proof-of-work must reach
+    nojs_delay: int | None = None  # seconds the no-JavaScript path waits; None: not offered
+    ttl: int = 24 * 3600  # seconds a passed client's cookie is valid
+    ipv4_prefix: int = 24  # the cookie is bound to the client's network of this width
+    ipv6_prefix: int = 48
+    non_html: str = "refuse"  # requests that cannot show the page: refuse (403), allow, page
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The decision for one request, named after the rule that made it."""
 
@@ -127,3 +141,4 @@ class Verdict:
     rate: tuple[float, int] | None = None  # throttle: (requests per second, burst)
     per_client: bool = False  # throttle: one bucket per agent and client address
     licensee: str | None = None  # allowed by a valid licence held by this licensee
+    challenge: ChallengeSpec | None = None  # challenge: what the client must solve

@@ -26,12 +26,14 @@ from proxy.config.policy import Policy, load_policy
 from proxy.config.reservation import warnings
 from proxy.config.rule import Vocabulary
 from proxy.config.sites import DEFAULT_POLICY, SITES_FILE, Site, Sites, load_sites
+from proxy.decision import score
 from proxy.decision.trap import TRAP
 from proxy.errors import Problem, RuleError
 from proxy.identity.consistency import SIGNALS
 from proxy.identity.ipranges import IpRanges, load_ipranges
 from proxy.identity.networks import Networks, load_networks
 from proxy.identity.tlsclients import CLIENTS_FILE, load_clients
+from proxy.signals.c2palink import INDEX_FILE, load_index
 from proxy.signals.headers import HeaderSignals, build_header_signals, build_meta_tags
 from proxy.signals.htmlmeta import MetaTags
 from proxy.signals.robotspolicy import robots_policy
@@ -55,6 +57,7 @@ class Ruleset:
     policy_file: str = DEFAULT_POLICY
     site_rulesets: Mapping[str, Ruleset] = field(default_factory=dict, repr=False)
     networks: Networks = field(default_factory=Networks, repr=False)  # rules/networks + ipranges
+    media_manifests: frozenset[str] = frozenset()  # media with a C2PA sidecar (c2palink)
 
     _robots: dict[str, RobotsPolicy] = field(default_factory=dict, compare=False, repr=False)
 
@@ -120,7 +123,8 @@ def _policy_rules(
 ) -> Ruleset:
     """One policy file's Ruleset (unusable if it added problems: the caller raises)."""
     policy_file = directory / name
-    vocabulary = Vocabulary(networks.providers, SIGNALS, frozenset({TRAP}))
+    signals = SIGNALS | score.SIGNALS  # consistency checks and a client's behaviour
+    vocabulary = Vocabulary(networks.providers, signals, frozenset({TRAP}))
     policy = load_policy(policy_file, catalogue, problems, vocabulary)
     reservation = policy.reservation
     return Ruleset(
@@ -136,6 +140,11 @@ def _policy_rules(
         build_meta_tags(reservation, reserved=False),
         policy_file=name,
         networks=networks,
+        media_manifests=(
+            load_index(directory / INDEX_FILE, problems)
+            if reservation.media_manifests
+            else frozenset()
+        ),
     )
 
 
@@ -143,8 +152,7 @@ def _unknown_snapshots(catalogue: Catalogue, ipranges: IpRanges, directory: Path
     known = set(ipranges.names)
     return [
         Problem(
-            str(directory / "agents"),
-            None,
+            *(catalogue.where(agent.name, name) or (str(directory / "agents"), None)),
             f"unknown IP-range snapshot {name!r}; snapshots are rules/ipranges/*.json",
             f'agent "{agent.name}"',
             "verify",

@@ -32,10 +32,12 @@ from proxy.evidence.privacy import MODES as PRIVACY_MODES
 from proxy.evidence.privacy import parse_mode
 from proxy.identity.clientaddr import parse_trusted
 from proxy.identity.ipranges import Network
+from proxy.store.shared import parse_store
 
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SWITCH = ("on", "off")
+MAX_WORKERS = 256
 
 Parse = Callable[[str, str], Any]
 """A setting's text, and where it came from ("--log-keep / OPTOUT_LOG_KEEP"), to its
@@ -121,7 +123,7 @@ def _token(path: str | None, token: str | None, what: str, where: str) -> str | 
             f"cannot read the {what} token file {path!r} ({where}): {e.__class__.__name__}"
         ) from e
     if not text:
-        raise SettingsError(f"the {what} token file {path!r} is empty")
+        raise SettingsError(f"the {what} token file {path!r} ({where}) is empty")
     return text
 
 
@@ -133,6 +135,14 @@ def parse_cache_dir(value: str, where: str) -> Path | None:
     """A cache directory ("~" expanded), or None for 'off'."""
     text = _text(value, where)
     return None if text.lower() == "off" else Path(text).expanduser()
+
+
+def parse_store_url(value: str, where: str) -> str | None:
+    """`memory` (None) or the URL of a Redis/Valkey store; errors never show its password."""
+    try:
+        return parse_store(value)
+    except ValueError as e:
+        raise SettingsError(f"{e} ({where})") from e
 
 
 def parse_switch(value: str, where: str) -> bool:
@@ -213,6 +223,18 @@ def parse_connections(value: str, where: str) -> int | None:
     return parse_positive(value, where, least=1)
 
 
+def parse_workers(value: str, where: str = "--workers / OPTOUT_WORKERS") -> int:
+    """'auto' (the CPUs this process may run on) or a whole number of worker processes."""
+    if value.strip().lower() == "auto":
+        if hasattr(os, "sched_getaffinity"):  # a container's CPU set, not the host's
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
+    workers = parse_positive(value, where, least=1)
+    if workers > MAX_WORKERS:
+        raise SettingsError(f"{where} must be at most {MAX_WORKERS}, not {value!r}")
+    return workers
+
+
 def parse_body_limit(value: str, where: str = "--max-body / OPTOUT_MAX_BODY") -> str:
     """A size like 100m, 512k or 1g (mitmproxy's notation); checked here, used by Limits."""
     if re.fullmatch(r"[1-9][0-9]*[kmgKMG]?", value.strip()) is None:
@@ -227,11 +249,14 @@ def parse_upstream(value: str) -> str:
             f"upstream {value!r} (--upstream / OPTOUT_UPSTREAM) must be http(s)://HOST[:PORT]"
         )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise SettingsError(f"upstream {value!r} must not have a path, query or fragment")
+        raise SettingsError(
+            f"upstream {value!r} (--upstream / OPTOUT_UPSTREAM) must not have a path, query "
+            "or fragment"
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError for an invalid port
     except ValueError as e:
-        raise SettingsError(f"upstream {value!r}: {e}") from e
+        raise SettingsError(f"upstream {value!r} (--upstream / OPTOUT_UPSTREAM): {e}") from e
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -293,6 +318,13 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="FILE"),
     Setting("state", "OPTOUT_STATE", "state", _path, "the proxy's own files: chain head, keys, "
         "served documents, ledger", metavar="DIR"),
+    Setting("store", "OPTOUT_STORE", "memory", parse_store_url,
+        "where state that replicas and workers must share lives (throttle buckets, trap "
+        "flags, reverse-DNS verdicts, charge counts): 'memory' (this process only) or "
+        "redis://HOST[:PORT][/DB], rediss://… or unix:///PATH", metavar="URL"),
+    Setting("store_timeout", "OPTOUT_STORE_TIMEOUT", "0.05", partial(parse_timeout, least=0.001),
+        "how long one call to the shared store may take; past it the request goes on with "
+        "this process's own state", metavar="SECONDS"),
     Setting("cache", "OPTOUT_CACHE", "~/.cache/optout-proxy", parse_cache_dir,
         "where compiled network ranges are kept between starts; 'off' compiles at every start",
         metavar="DIR"),
@@ -335,6 +367,10 @@ SETTINGS: tuple[Setting, ...] = (
         "client connections served at once; past it a new one takes the slot of the one "
         "waiting longest for its request, or gets 503; auto: half the descriptor limit",
         metavar="N"),
+    Setting("workers", "OPTOUT_WORKERS", "1", parse_workers,
+        "worker processes serving the same listeners, one per core; auto: the CPU count. "
+        "Above 1, a supervisor starts them, restarts one that dies and owns the admin port",
+        metavar="N|auto"),
     Setting("head_timeout", "OPTOUT_HEAD_TIMEOUT", "30", partial(parse_timeout, least=1),
         "how long a client has to send its whole request head before it gets 408",
         metavar="SECONDS"),
@@ -429,6 +465,8 @@ class Settings:
     rules: Path
     log: str  # a file path, or "-" for standard output
     state: Path
+    store: str | None = None  # a Redis URL; None: state is this process's own (memory)
+    store_timeout: float = _default("store_timeout")
     cache: Path | None = _default("cache")  # None: network ranges compiled at every start
     trusted_proxies: tuple[Network, ...] = _default("trusted_proxies")
     ja4_header: str = _default("ja4_header")  # "": no JA4 is taken from a header
@@ -444,6 +482,7 @@ class Settings:
     upstream_timeout: float = _default("upstream_timeout")
     max_body: str = _default("max_body")
     max_connections: int | None = _default("max_connections")  # None: from the fd limit
+    workers: int = _default("workers")  # 1: this process serves; more: a supervisor's workers
     head_timeout: float = _default("head_timeout")
     idle_timeout: float = _default("idle_timeout")
     log_format: str = _default("log_format")

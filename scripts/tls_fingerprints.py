@@ -7,7 +7,8 @@ Starts the proxy on loopback with its TLS listener (a throwaway self-signed
 certificate for localhost) in front of a tiny upstream, has every client found
 on this machine fetch https://localhost:PORT/?client=NAME, and reads each JA4
 from the access log (tls.client.ja4), so the table holds what the proxy itself
-computes. Clients that are not installed are skipped and listed. Browser rows
+computes. Clients that are not installed are skipped and listed, and the rows
+they were seen sending are kept from the table being replaced. Browser rows
 recorded by curl-impersonate and the library rows of FoxIO's JA4 mapping
 (../shared/corpus/tls/, both JA4 TLS-client data only) are added with --corpus.
 """
@@ -15,6 +16,7 @@ recorded by curl-impersonate and the library rows of FoxIO's JA4 mapping
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime
 import ipaddress
@@ -22,11 +24,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "tls"
@@ -83,6 +88,7 @@ class Client:
     kind: str  # browser, library or tool
     needs: str  # the command or module that must exist
     argv: tuple[str, ...]  # {url} and {dir} are filled in
+    stays: bool = False  # runs until stopped (a headed browser): stopped once logged
 
 
 def _py(code: str) -> tuple[str, ...]:
@@ -161,6 +167,25 @@ CLIENTS = (
             "{url}",
         ),
     ),
+    # A normal (headed) Chromium, on a virtual display: the JA4 a person's Chromium sends.
+    Client(
+        "chromium",
+        "chromium",
+        "browser",
+        "xvfb-run",
+        (
+            "xvfb-run",
+            "-a",
+            "chromium",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--ignore-certificate-errors",
+            "--user-data-dir={dir}/chromium-headed",
+            "{url}",
+        ),
+        stays=True,
+    ),
     Client(
         "firefox-headless",
         "firefox",
@@ -180,8 +205,16 @@ CLIENTS = (
         ),
     )
     # curl-cffi 0.17's Chrome and Safari JA4s are those browsers' own (so they are the
-    # browser rows); its Firefox one matches no recorded Firefox: a tool's, not a browser's.
-    for target, family in (("chrome", "chromium"), ("firefox", "curl-cffi"), ("safari", "safari"))
+    # browser rows). Its Firefox 135 and 144 targets send NSS's ciphers and give the JA4
+    # recorded from those Firefoxes; its default (newest) Firefox target sends BoringSSL's
+    # and matches no recorded Firefox: a tool's, not a browser's.
+    for target, family in (
+        ("chrome", "chromium"),
+        ("firefox", "curl-cffi"),
+        ("safari", "safari"),
+        ("firefox135", "firefox"),
+        ("firefox144", "firefox"),
+    )
 )
 
 
@@ -297,12 +330,12 @@ def capture(clients: list[Client], tmp: Path) -> tuple[dict[str, str], list[str]
         for client in clients:
             url = f"https://localhost:{port}/?client={client.name}"
             argv = [a.replace("{url}", url).replace("{dir}", str(tmp)) for a in client.argv]
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                timeout=120,
-                env={**os.environ, "GOCACHE": str(tmp / "go"), "GOPATH": str(tmp / "gopath")},
-            )
+            env = {**os.environ, "GOCACHE": str(tmp / "go"), "GOPATH": str(tmp / "gopath")}
+            if client.stays:
+                if not run_until_logged(argv, env, tmp / "access.jsonl", f"client={client.name}"):
+                    failed.append(f"{client.name}: no request logged within 60 s")
+                continue
+            done = subprocess.run(argv, capture_output=True, timeout=120, env=env)
             if done.returncode != 0:
                 failed.append(f"{client.name}: {done.stderr.decode(errors='replace')[-200:]}")
     finally:
@@ -317,6 +350,28 @@ def capture(clients: list[Client], tmp: Path) -> tuple[dict[str, str], list[str]
         if query.startswith("client=") and ja4:
             seen.setdefault(query.removeprefix("client="), ja4)
     return seen, failed
+
+
+def run_until_logged(argv: list[str], env: dict[str, str], log: Path, query: str) -> bool:
+    """Start `argv`, wait until the proxy has logged a request with `query`, stop it all."""
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.is_file() and f'"query":"{query}"' in log.read_text():
+                return True
+            time.sleep(0.25)
+        return False
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)  # xvfb-run, Xvfb and the browser's processes
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def corpus_rows(corpus: Path) -> list[tuple[str, str, str, str]]:
@@ -344,6 +399,20 @@ def corpus_rows(corpus: Path) -> list[tuple[str, str, str, str]]:
         elif app in apps:
             rows.append((row["ja4"], apps[app], "browser", f"{row['Application']} (FoxIO mapping)"))
     return rows
+
+
+def kept_rows(path: Path, names: set[str]) -> list[tuple[str, str, str, str]]:
+    """The rows of the table at `path` that clients in `names` (not installed here) were seen
+    sending: a regeneration on a machine without Go keeps Go's row from the last one."""
+    if not path.is_file():
+        return []
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    return [
+        (entry["ja4"], entry["family"], entry["kind"], seen)
+        for entry in data.get("clients", [])
+        for seen in entry.get("seen", [])
+        if seen in names
+    ]
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> str:
@@ -387,13 +456,14 @@ def main() -> None:
         seen, failed = capture(clients, Path(tmp))
     by_name = {c.name: c for c in clients}
     rows = [(ja4, by_name[n].family, by_name[n].kind, n) for n, ja4 in sorted(seen.items())]
+    rows += kept_rows(args.out, set(skipped))
     if str(args.corpus) and args.corpus.is_dir():
         rows += corpus_rows(args.corpus)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table(rows))
     for name, ja4 in sorted(seen.items()):
         print(f"{name:22} {ja4}")
-    print(f"skipped (not installed): {', '.join(skipped) or 'none'}")
+    print(f"skipped (not installed; their rows kept): {', '.join(skipped) or 'none'}")
     for failure in failed:
         print(f"failed: {failure}", file=sys.stderr)
 

@@ -38,6 +38,7 @@ API_VERSIONS = {
     "Deployment": "apps/v1",
     "HorizontalPodAutoscaler": "autoscaling/v2",
     "Kustomization": "kustomize.config.k8s.io/v1beta1",
+    "NetworkPolicy": "networking.k8s.io/v1",
 }
 
 
@@ -84,7 +85,11 @@ def test_kubernetes_objects_have_kind_version_and_name(path: Path) -> None:
         assert doc["apiVersion"] == API_VERSIONS[doc["kind"]]
         if doc["kind"] != "Kustomization":
             assert doc["metadata"]["name"]
-            assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "optout-proxy"
+            labels = doc["metadata"]["labels"]
+            assert "optout-proxy" in (
+                labels["app.kubernetes.io/name"],
+                labels.get("app.kubernetes.io/part-of"),
+            )
 
 
 def test_kustomization_lists_every_manifest() -> None:
@@ -248,3 +253,30 @@ def test_vector_ships_the_current_and_rotated_logs_but_not_compressed_ones() -> 
     assert "event.original" in transform["source"]  # the chained bytes are kept
     assert {s["type"] for s in config["sinks"].values()} == {"elasticsearch", "loki"}
     assert all(s["inputs"] == ["optout_records"] for s in config["sinks"].values())
+
+
+def test_the_pods_and_replicas_share_one_store_only_they_reach() -> None:
+    from proxy.store.shared import parse_store
+
+    objects = manifests()
+    url = parse_store(objects["ConfigMap/optout-env"]["data"]["OPTOUT_STORE"])
+    assert url == "redis://optout-store:6379/0"
+    store = objects["Service/optout-store"]["spec"]
+    assert store["ports"][0]["port"] == 6379
+    (pod,) = objects["Deployment/optout-store"]["spec"]["template"]["spec"]["containers"]
+    assert store["selector"].items() <= (
+        objects["Deployment/optout-store"]["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert "--save" in pod["args"]
+    assert pod["args"][pod["args"].index("--save") + 1] == ""  # no snapshots
+    # The proxy's Service must not pick up the store's pods.
+    proxy = objects["Service/optout-proxy"]["spec"]["selector"]
+    assert not proxy.items() <= objects["Deployment/optout-store"]["metadata"]["labels"].items()
+    (rule,) = objects["NetworkPolicy/optout-store"]["spec"]["ingress"]
+    assert rule["from"][0]["podSelector"]["matchLabels"] == proxy
+    services = compose(REPLICAS / "docker-compose.yml")["services"]
+    for name, replica in services.items():
+        if name.startswith("proxy-"):
+            assert replica["environment"]["OPTOUT_STORE"] == "redis://store:6379/0"
+            assert replica["depends_on"]["store"]["condition"] == "service_healthy"
+    assert services["store"]["networks"] == ["backend"]

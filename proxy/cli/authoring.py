@@ -24,6 +24,13 @@ from proxy.signals.robotstxt import merge
 def add_parsers(commands: Any) -> None:
     check = commands.add_parser("check", help="validate a rules directory")
     add_rules_flag(check)
+    check.add_argument(
+        "--media",
+        type=Path,
+        metavar="DIR",
+        help="also list media files under DIR (a web root) whose embedded reservation "
+        "disagrees with the policy (see optout media)",
+    )
     check.set_defaults(handler=_check)
 
     robots = commands.add_parser("robots", help="print the robots.txt the proxy would serve")
@@ -45,6 +52,9 @@ def add_parsers(commands: Any) -> None:
     )
     add_rules_flag(replay)
     replay.add_argument("logfiles", nargs="+", metavar="LOGFILE", help="access log file(s)")
+    replay.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on the terminal (stderr)"
+    )
     replay.set_defaults(handler=_replay)
 
 
@@ -61,6 +71,16 @@ def _check(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for line in coverage_lines(ruleset.policy.reservation):
         print(line, file=sys.stderr)
+    if getattr(args, "media", None) is not None:
+        from proxy.cli.media import check_tree
+
+        policy = ruleset.policy
+        disagree = check_tree(args.media, policy.reservation, policy.label)
+        for line in disagree:
+            print(line)
+        if disagree:
+            print(f"{len(disagree)} media file(s) in {args.media} disagree", file=sys.stderr)
+            return 1
     print(f"{directory}: OK, {summary(ruleset)}")
     return 0
 
@@ -93,14 +113,19 @@ def summary(ruleset: Ruleset) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from proxy.evidence.logfiles import LogReadError, iter_records, log_files
-    from proxy.review.replay import render, replay
+    from proxy.evidence.logfiles import LogReadError
+    from proxy.review import progress
+    from proxy.review.files import ReviewError, resolve
+    from proxy.review.replay import render
+    from proxy.review.replayrun import replay_files
 
     ruleset = load_rules(setting_value(args, "rules"))
-    paths = [p for name in args.logfiles for p in log_files(Path(name))]
+    progress.set_quiet(args.quiet)
     try:
-        result = replay(iter_records(paths), ruleset)
-    except (LogReadError, OSError) as e:
+        paths = resolve(args.logfiles)  # with rotated files, and the logs of every worker
+        with progress.bar("replay", paths) as advance:
+            result = replay_files(paths, ruleset, done=advance)
+    except (LogReadError, OSError, ReviewError) as e:
         print(f"optout: {e}", file=sys.stderr)
         return 2
     sys.stdout.write(render(result))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.cli.serveflags import add_setting_flag, setting_value
+from proxy.evidence.chain import worker_sets
 from proxy.evidence.ledger import ledger_dir, totals
 from proxy.evidence.logfiles import LogReadError, iter_records, log_files
 
@@ -18,7 +19,10 @@ def add_parsers(commands: Any) -> None:
     sub = charges.add_subparsers(required=True, metavar="COMMAND")
     summary = sub.add_parser("summary", help="totals per crawler and month")
     summary.add_argument(
-        "ledger", nargs="?", help="ledger file (default: STATE/ledger/ledger.jsonl)"
+        "ledger",
+        nargs="?",
+        help="ledger file (default: STATE/ledger/ledger.jsonl, and the workers' "
+        "ledger-<i>.jsonl beside it)",
     )
     add_setting_flag(summary, "state")
     summary.add_argument("--json", action="store_true", help="one JSON document")
@@ -28,11 +32,13 @@ def add_parsers(commands: Any) -> None:
 def _summary(args: argparse.Namespace) -> int:
     state = setting_value(args, "state")
     path = Path(args.ledger) if args.ledger else ledger_dir(state) / "ledger.jsonl"
-    if not path.exists():
+    found = [path] if args.ledger else worker_sets(path)  # --workers: one ledger per worker
+    files = [f for p in found for f in log_files(p)]
+    if not files:
         print(f"optout: no ledger at {path}", file=sys.stderr)
         return 2
     try:
-        rows = totals(iter_records(log_files(path)))
+        rows = totals(iter_records(files))
     except (LogReadError, OSError) as e:
         print(f"optout: {e}", file=sys.stderr)
         return 2

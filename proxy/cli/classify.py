@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 FORMATS = ("table", "json")
-TABLE_COLUMNS = ("agent", "operator", "purpose", "identity", "action", "rule", "outcome")
+TABLE_COLUMNS = ("agent", "operator", "purpose", "identity", "score", "action", "rule", "outcome")
 UNMASK_COLUMNS = ("network", "signals_seen")  # shown when some row has them (--ip, --header)
 UA_WIDTH = 48  # a user agent is cut to this in the table; JSON has it whole
 
@@ -155,12 +155,22 @@ def render_table(rows: list[dict[str, object]]) -> str:
     cells = [
         [
             short(row["user_agent"]),
-            *(_cell(row.get(c)) for c in columns),
+            *(_cell(_score_cell(row) if c == "score" else row.get(c)) for c in columns),
             _cell(row.get("status")),
         ]
         for row in rows
     ]
     return table(headers, cells)
+
+
+def _score_cell(row: dict[str, object]) -> str:
+    """`3 (datacenter 1, ua-tls-mismatch 2)`: the score and what each signal added."""
+    parts = row.get("score_parts")
+    total = row.get("score", 0)
+    shown = f"{total:g}" if isinstance(total, int | float) else str(total)
+    if not isinstance(parts, dict) or not parts:
+        return shown
+    return f"{shown} ({', '.join(f'{name} {weight:g}' for name, weight in parts.items())})"
 
 
 def _cell(value: object) -> str | int | None:
@@ -294,6 +304,7 @@ def describe(request: RequestInfo, found: Classification, decision: Decision) ->
     if decision.shadow is not None:
         answer["shadow"] = {"action": decision.shadow.action.value, "rule": decision.shadow.rule}
     answer["outcome"] = acted.outcome
+    answer.update(decision.score.fields())
     if isinstance(acted, act.Answer):
         answer["status"] = acted.status
         answer["headers"] = dict(h for h in acted.headers if h[0] != "content-type")

@@ -28,6 +28,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from proxy.cli.serveflags import add_setting_flag, setting_value
+from proxy.evidence.chain import worker_sets
 from proxy.evidence.logfiles import LogReadError, iter_records, log_files
 from proxy.licensing import keyfiles, ledger
 from proxy.licensing import tokens as licence
@@ -196,12 +197,14 @@ def _rotate(args: argparse.Namespace) -> int:
 def _summary(args: argparse.Namespace) -> int:
     state = Path(setting_value(args, "state"))
     path = Path(args.ledger) if args.ledger else ledger.ledger_path(state)
-    if not path.exists():
+    ledgers = [f for p in ([path] if args.ledger else worker_sets(path)) for f in log_files(p)]
+    if not ledgers:  # --workers: one ledger per worker
         return _error(f"no licence ledger at {path}", USAGE)
     access = str(setting_value(args, "log"))
+    logs = worker_sets(Path(access)) if access != "-" else []
     try:
-        records = list(iter_records(log_files(path)))
-        served = list(iter_records(log_files(Path(access)))) if access != "-" else []
+        records = list(iter_records(ledgers))
+        served = list(iter_records([f for p in logs for f in log_files(p)]))
     except (LogReadError, OSError) as e:
         return _error(str(e), USAGE)
     holders = ledger.summary(records, served)

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from proxy.cli.serveflags import add_setting_flag, setting_value
 from proxy.errors import SettingsError
-from proxy.evidence.chain import HEAD_FILE, Head, load_head
-from proxy.evidence.chainverify import VerifyResult, verify_lines
-from proxy.evidence.checkpoints import Seen, watch
-from proxy.evidence.logfiles import iter_lines
-from proxy.review.files import ReviewError, describe, resolve
+from proxy.evidence.chain import Head, load_head
+from proxy.evidence.chainverify import VerifyResult
+from proxy.evidence.checkpoints import Seen
+from proxy.evidence.verifyfiles import verify_files
+from proxy.review import progress
+from proxy.review.files import Chain, ReviewError, chains, describe, resolve
 from proxy.settings import lookup
 
 VERIFY_HELP = """\
@@ -33,7 +34,10 @@ said on standard error.
 A log that starts after record 1 (older files deleted by retention) is checked
 from its first record on. Records removed from the end break no link: give
 --state with the state dir the proxy writes to, whose chain-head.json holds the
-last record written, to detect them (keep that file with the logs)."""
+last record written, to detect them (keep that file with the logs).
+The logs of `optout run --workers N` (access-1.jsonl, access-2.jsonl, ... beside
+--log access.jsonl) are read with it: each worker's chain is verified on its own,
+against its own head (chain-head-<i>.json), and each is reported."""
 
 
 class UsageError(Exception):
@@ -66,6 +70,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "log_hmac_key_file",
         flag="--key-file",
         meaning="file holding the HMAC key the log was written with",
+    )
+    verify.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on the terminal (stderr)"
     )
     verify.set_defaults(handler=run_verify)
     keygen = subcommands.add_parser(
@@ -109,20 +116,39 @@ def run_verify(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     """`environ` replaces the process's environment (tests)."""
     try:
         key = setting_value(args, "log_hmac_key_file", environ)
-        files = _files(args, environ)
-        head = _head(args.state)
-        seen = Seen()
-        result = verify_lines(watch(iter_lines(files), seen), key, head)
+        found = chains(_files(args, environ))
+        heads = [_head(args.state, chain) for chain in found]
+        checked = []
+        progress.set_quiet(args.quiet)
+        for chain, head in zip(found, heads, strict=True):
+            seen = Seen()
+            with progress.bar(f"verify {chain.name}", chain.files) as advance:
+                result = verify_files(chain.files, key, head, seen, done=advance)
+            checked.append((chain, result, head, seen))
     except (UsageError, SettingsError) as e:
         print(f"optout: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"optout: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
-    print(report(result, files, head, seen))
-    if result.ok:
+    for chain, result, head, seen in checked:
+        text = report(result, list(chain.files), head, seen)
+        if len(checked) > 1:  # the logs of `--workers N`: one chain each
+            text = f"chain {chain.name} ({_owner(chain)}):\n  " + text.replace("\n", "\n  ")
+        print(text)
+    if all(result.ok for _, result, _, _ in checked):
+        if len(checked) > 1:
+            print(f"OK: all {len(checked)} chains are intact")
         return 0
-    return 2 if result.needs_key else 1
+    if len(checked) > 1:
+        broken = [c.name for c, result, _, _ in checked if not result.ok]
+        print(f"NOT OK: {len(broken)} of {len(checked)} chains: {', '.join(broken)}")
+    # A chain shown broken outweighs one that could not be checked without the key.
+    return 1 if any(not r.ok and not r.needs_key for _, r, _, _ in checked) else 2
+
+
+def _owner(chain: Chain) -> str:
+    return "the proxy's log" if chain.worker is None else f"worker {chain.worker}"
 
 
 def _files(args: argparse.Namespace, environ: Mapping[str, str] | None) -> list[Path]:
@@ -141,15 +167,16 @@ def _files(args: argparse.Namespace, environ: Mapping[str, str] | None) -> list[
     return files
 
 
-def _head(state: Path | None) -> Head | None:
+def _head(state: Path | None, chain: Chain) -> Head | None:
     if state is None:
         return None
+    path = chain.head(state)
     try:
-        head = load_head(state / HEAD_FILE)
+        head = load_head(path)
     except (OSError, ValueError) as e:
         raise UsageError(f"cannot read the chain head: {e}") from None
     if head is None:
-        raise UsageError(f"no chain head in {state} ({HEAD_FILE})")
+        raise UsageError(f"no chain head in {state} ({path.name})")
     return head
 
 

@@ -12,6 +12,7 @@
     optout licensee  clients of the licence server (rules/licensees.yaml)
     optout charges   what the charges ledger totals, per crawler and month
     optout catalogue import a newer ai.robots.txt list; counts per purpose and operator
+    optout media     write the reservation into images and audio files; read it back
 
 Human messages go to standard error; standard output carries data (the access
 log when it is '-', classify's JSON lines), so either can be piped.
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from proxy import __version__
-from proxy.cli import authoring, catalogue, charges, licence, licensee, logs
+from proxy.cli import authoring, catalogue, charges, licence, licensee, logs, media
 from proxy.cli.authoring import summary
 from proxy.cli.review import add_evidence_parser, add_review_parsers
 from proxy.cli.serveflags import add_serve_flags
@@ -94,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     licensee.add_parsers(commands)
     charges.add_parsers(commands)
     catalogue.add_parsers(commands)
+    media.add_parsers(commands)
     return parser
 
 
@@ -113,28 +117,40 @@ def _run(args: argparse.Namespace) -> int:
             + (f", https://{https}" if https else "")
             + f" -> {_upstreams(settings.upstream, ruleset)} ({summary(ruleset)})"
             + (", SHADOW MODE: nothing is blocked" if shadow else "")
+            + (f", {settings.workers} workers" if settings.workers > 1 else "")
             + (f", admin {admin}" if admin else ""),
             settings.log_format,
         )
 
+    if settings.workers > 1:
+        from proxy.engine import supervisor  # N processes: the supervisor starts them
+
+        runner.check_tls(settings, ruleset)
+        asyncio.run(supervisor.serve(settings, announce))
+        return 0
     asyncio.run(runner.serve(settings, ruleset, announce))
     return 0
 
 
 def _check(settings: Settings, ruleset: Ruleset) -> int:
     """`optout run --check`: the preflight, without serving (settings and rules were read)."""
-    from proxy.engine import preflight, runner
+    from proxy.engine import preflight, runner, supervisor
 
     try:
         runner.check_tls(settings, ruleset)
-        found = asyncio.run(preflight.problems(settings, ruleset))
+        found = supervisor.problems(settings)
+        # With workers, their files were checked: --log itself is never written.
+        checked = dataclasses.replace(settings, log="-") if settings.workers > 1 else settings
+        found += asyncio.run(preflight.problems(checked, ruleset))
     except SettingsError as e:
         found = [str(e)]
-    for problem in found:
-        print(f"optout: {problem}", file=sys.stderr)
+    say = oplog.line if settings.log_format == "json" else lambda text, _level: f"optout: {text}"
+    for problem in (line for text in found for line in text.splitlines()):
+        print(say(problem, "error"), file=sys.stderr)
     if found:
         return 1
-    print(f"optout: check passed: {summary(ruleset)}, log, state, ports and upstreams are usable")
+    passed = f"check passed: {summary(ruleset)}, log, state, ports and upstreams are usable"
+    print(say(passed, "info"))
     return 0
 
 
@@ -145,12 +161,21 @@ def _demo(args: argparse.Namespace) -> int:
     from proxy.demo.offline import BANNER, offline
     from proxy.engine.runner import serve  # the engine is imported only when serving
 
+    # The cover and preview are stamped as the policy says, signed with a throwaway test pair.
+    from proxy.media import policyfile
+    from proxy.media.stamp import in_memory
+
+    policy = policyfile.load(Path(value("rules", vars(args))))
+    media = in_memory(policy.reservation, policy.label)
+
     async def main() -> None:
         site_host, site_port = parse_listen(args.site)
-        site = await serve_site(site_host, site_port)
+        site = await serve_site(site_host, site_port, media)
         upstream = f"http://{site_host}:{bound_port(site)}"
         try:
             settings, resolver = offline(resolve({**vars(args), "upstream": upstream}))
+            if settings.workers > 1:
+                raise SettingsError("optout demo runs one process: --workers / OPTOUT_WORKERS 1")
             oplog.configure(settings.log_format, settings.log_level)
             ruleset = load_rules(settings.rules)
 

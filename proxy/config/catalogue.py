@@ -82,6 +82,10 @@ class Catalogue:
     """All known agents, with a matcher compiled once at load time."""
 
     agents: tuple[Agent, ...]
+    # (agent name, snapshot name) -> the file and line naming it in verify.ip_ranges.
+    snapshot_lines: dict[tuple[str, str], tuple[str, int | None]] = field(
+        default_factory=dict, repr=False
+    )
     # Every user-agent token, lower-cased, to the purpose rank and agent it names.
     _tokens: dict[str, tuple[int, Agent]] = field(default_factory=dict, repr=False)
     # Whether any token is a domain name ("spider.cloud"), to be looked for in URLs.
@@ -104,6 +108,10 @@ class Catalogue:
     def by_name(self, name: str) -> Agent | None:
         lowered = name.lower()
         return next((a for a in self.agents if a.name.lower() == lowered), None)
+
+    def where(self, agent: str, snapshot: str) -> tuple[str, int | None] | None:
+        """The file and line where `agent` names the IP-range `snapshot`, when loaded from files."""
+        return self.snapshot_lines.get((agent, snapshot))
 
     @property
     def operators(self) -> frozenset[str]:
@@ -139,18 +147,23 @@ _MISS = object()
 def load_catalogue(directory: Path, problems: list[Problem]) -> Catalogue:
     """Load every *.yaml file of `directory`; append each problem found to `problems`."""
     located: list[tuple[Agent, str, int | None]] = []
+    snapshots: dict[tuple[str, str], tuple[str, int | None]] = {}
     files = sorted(directory.glob("*.yaml"))
     if not files:
         problems.append(Problem(str(directory), None, "no agent files (*.yaml) found"))
     for path in files:
         report = yamlsource.Report(str(path))
-        located.extend((agent, str(path), line) for agent, line in _load_file(path, report))
+        for agent, line, refs in _load_file(path, report):
+            located.append((agent, str(path), line))
+            snapshots.update(((agent.name, n), (str(path), at)) for n, at in refs.items())
         problems.extend(report.problems)
     problems.extend(_check_unique(located))
-    return Catalogue(tuple(agent for agent, _, _ in located))
+    return Catalogue(tuple(agent for agent, _, _ in located), snapshots)
 
 
-def _load_file(path: Path, report: yamlsource.Report) -> list[tuple[Agent, int | None]]:
+def _load_file(
+    path: Path, report: yamlsource.Report
+) -> list[tuple[Agent, int | None, dict[str, int | None]]]:
     data = yamlsource.load(path, report)
     if data is None:
         return []
@@ -158,7 +171,9 @@ def _load_file(path: Path, report: yamlsource.Report) -> list[tuple[Agent, int |
         report.add(yamlsource.line_of(data), "expected a mapping with 'operator' and 'agents'")
         return []
     for key in yamlsource.unknown_keys(data, _FILE_KEYS):
-        report.add(yamlsource.line_of(data, key), f"unknown key {key!r}", field=key)
+        report.add(
+            yamlsource.line_of(data, key), yamlsource.unknown_key(key, _FILE_KEYS), field=key
+        )
     operator = data.get("operator")
     if not isinstance(operator, str) or not operator.strip():
         report.add(
@@ -169,13 +184,24 @@ def _load_file(path: Path, report: yamlsource.Report) -> list[tuple[Agent, int |
     if not isinstance(entries, list) or not entries:
         report.add(yamlsource.line_of(data, "agents"), "must be a non-empty list", field="agents")
         return []
-    agents: list[tuple[Agent, int | None]] = []
+    agents: list[tuple[Agent, int | None, dict[str, int | None]]] = []
     for i, entry in enumerate(entries):
         line = yamlsource.line_of(entries, i)
         agent = _load_agent(entry, operator, line, report)
         if agent is not None:
-            agents.append((agent, line))
+            agents.append((agent, line, _snapshot_lines(entry)))
     return agents
+
+
+def _snapshot_lines(entry: dict[str, Any]) -> dict[str, int | None]:
+    """The line of each name in `verify: {ip_ranges: …}`, for problems found later."""
+    verify = entry.get("verify")
+    ranges = verify.get("ip_ranges") if isinstance(verify, dict) else None
+    if isinstance(ranges, str):
+        return {ranges: yamlsource.line_of(verify, "ip_ranges")}
+    if isinstance(ranges, list):
+        return {str(name): yamlsource.line_of(ranges, i) for i, name in enumerate(ranges)}
+    return {}
 
 
 def _load_agent(
@@ -192,7 +218,7 @@ def _load_agent(
         report.add(yamlsource.line_of(entry, key), message, rule=label, field=key)
 
     for key in yamlsource.unknown_keys(entry, _AGENT_KEYS):
-        bad(key, f"unknown key {key!r}")
+        bad(key, yamlsource.unknown_key(key, _AGENT_KEYS))
     for key in _REQUIRED:
         if key not in entry:
             report.add(line, "missing", rule=label, field=key)
@@ -260,7 +286,7 @@ def _load_verify(verify: Any, bad: Any) -> tuple[tuple[str, ...], ...]:
         bad("verify", f"must be a mapping with {', '.join(_VERIFY_KEYS)}")
         return (), (), ()
     for key in yamlsource.unknown_keys(verify, _VERIFY_KEYS):
-        bad("verify", f"unknown key {key!r}")
+        bad("verify", yamlsource.unknown_key(key, _VERIFY_KEYS))
     result = []
     for key in _VERIFY_KEYS:
         value = yamlsource.string_list(verify.get(key, []))
@@ -277,20 +303,28 @@ def _load_verify(verify: Any, bad: Any) -> tuple[tuple[str, ...], ...]:
 
 
 def _check_unique(located: Iterable[tuple[Agent, str, int | None]]) -> list[Problem]:
+    """Names and tokens used twice; each problem names where the first one is."""
     problems = []
-    names: dict[str, Agent] = {}
-    tokens: dict[str, Agent] = {}
+    names: dict[str, tuple[Agent, str, int | None]] = {}
+    tokens: dict[str, tuple[Agent, str, int | None]] = {}
     for agent, file, line in located:
         rule = f'agent "{agent.name}"'
-        other = names.setdefault(agent.name.lower(), agent)
+        other, at, first = names.setdefault(agent.name.lower(), (agent, file, line))
         if other is not agent:
-            problems.append(Problem(file, line, "duplicate agent name", rule, "name"))
+            message = f"duplicate agent name; first defined at {_place(at, first)}"
+            problems.append(Problem(file, line, message, rule, "name"))
         for ua in agent.user_agents:
-            owner = tokens.setdefault(token_key(ua) or ua.lower(), agent)
+            owner, at, first = tokens.setdefault(token_key(ua) or ua.lower(), (agent, file, line))
             if owner is not agent:
-                message = f'token {ua!r} is already claimed by agent "{owner.name}"'
+                message = (
+                    f'token {ua!r} is already claimed by agent "{owner.name}" ({_place(at, first)})'
+                )
                 problems.append(Problem(file, line, message, rule, "user_agents"))
     return problems
+
+
+def _place(file: str, line: int | None) -> str:
+    return f"{file}:{line}" if line is not None else file
 
 
 def _choices(enum: Iterable[Any]) -> str:

@@ -92,7 +92,8 @@ def parse_licences(node: Any, report: yamlsource.Report, line: int | None) -> Li
         report.add(line, "must be a mapping with public_keys, listed or server", field="licences")
         return Licences()
     for key in yamlsource.unknown_keys(node, _KEYS):
-        report.add(yamlsource.line_of(node, key), f"unknown key {key!r}", field="licences")
+        message = yamlsource.unknown_key(key, _KEYS)
+        report.add(yamlsource.line_of(node, key), message, field="licences")
     keys = []
     for index, text in enumerate(_list(node, "public_keys", report)):
         try:
@@ -140,7 +141,8 @@ def _listed(entry: Any, line: int | None, report: yamlsource.Report) -> ListedLi
         report.add(line, "each listed licence must be a mapping", field=field)
         return None
     for key in yamlsource.unknown_keys(entry, _LISTED_KEYS):
-        report.add(yamlsource.line_of(entry, key), f"unknown key {key!r}", field=field)
+        message = yamlsource.unknown_key(key, _LISTED_KEYS)
+        report.add(yamlsource.line_of(entry, key), message, field=field)
     expires = entry.get("expires")
     if isinstance(expires, dt.date) and not isinstance(expires, dt.datetime):
         # A date means "through that day", in UTC.

@@ -18,12 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.config import yamlsource
+from proxy.config import challenge, yamlsource
 from proxy.config.catalogue import Catalogue
 from proxy.config.licences import Licences, parse_licences
 from proxy.config.reservation import Reservation, has_control, parse_reservation
-from proxy.config.rule import CRAWLER_RANGE, DATACENTER, Rule, Vocabulary, parse_rate
+from proxy.config.rule import (
+    CRAWLER_RANGE,
+    DATACENTER,
+    Rule,
+    Vocabulary,
+    parse_rate,
+    parse_threshold,
+)
 from proxy.config.trap import Trap, parse_trap
+from proxy.config.weights import Weights, parse_weights
 from proxy.errors import Problem
 from proxy.model import Action, Identity, Purpose, Verdict
 from proxy.patterns import compile_hosts, compile_paths
@@ -31,10 +39,12 @@ from proxy.prices import parse_price
 
 _TOP_KEYS: tuple[str, ...] = ("version", "label", "reservation", "rules", "default", "enforce")
 _TOP_KEYS += ("licences", "trap", "address")  # address: for `optout evidence notice`
+_TOP_KEYS += ("suspicion",)  # the weights of the suspicion score (proxy.config.weights)
 _MATCHERS: tuple[str, ...] = ("agent", "operator", "purpose", "identity", "host", "path")
 _MATCHERS += ("method", "network", "signals", "flagged")
 _ACTION_KEYS = {"price": Action.CHARGE, "rate": Action.THROTTLE, "per": Action.THROTTLE}
-_RULE_KEYS = ("name", "description", "action", *_MATCHERS, *_ACTION_KEYS)
+_ACTION_KEYS |= dict.fromkeys(challenge.KEYS, Action.CHALLENGE)
+_RULE_KEYS = ("name", "description", "action", *_MATCHERS, "score", *_ACTION_KEYS)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _METHOD = re.compile(r"[A-Z]+")
 
@@ -49,6 +59,7 @@ class Policy:
     licences: Licences = Licences()
     trap: Trap | None = None  # the robots.txt trap, if the policy sets one
     address: str = ""  # the label's postal address (lines), for notices
+    suspicion: Weights = Weights()  # what each signal adds to a request's score
 
 
 def load_policy(
@@ -76,7 +87,8 @@ def _parse(
         report.add(yamlsource.line_of(data), "expected a mapping")
         return fallback
     for key in yamlsource.unknown_keys(data, _TOP_KEYS):
-        report.add(yamlsource.line_of(data, key), f"unknown key {key!r}", field=key)
+        message = yamlsource.unknown_key(key, _TOP_KEYS)
+        report.add(yamlsource.line_of(data, key), message, field=key)
     if data.get("version", 1) != 1:
         report.add(yamlsource.line_of(data, "version"), "only version 1 exists", field="version")
     label = data.get("label", "")
@@ -93,11 +105,41 @@ def _parse(
     if "trap" in data:
         trap = parse_trap(data["trap"], report, yamlsource.line_of(data, "trap"))
     enforce = _parse_enforce(data, report)
+    suspicion = parse_weights(data.get("suspicion"), report, yamlsource.line_of(data, "suspicion"))
+    _check_thresholds(rules, suspicion, data, report)
     address = data.get("address", "")
     if not isinstance(address, str):
         report.add(yamlsource.line_of(data, "address"), "must be a string", field="address")
         address = ""
-    return Policy(label, reservation, rules, default, enforce, licences, trap, address.strip())
+    return Policy(
+        label, reservation, rules, default, enforce, licences, trap, address.strip(), suspicion
+    )
+
+
+def _check_thresholds(
+    rules: tuple[Rule, ...], weights: Weights, data: Any, report: yamlsource.Report
+) -> None:
+    """A `score: ">= N"` (or "< N") no request can reach is a rule that never matches."""
+    ceiling, floor = weights.ceiling(), weights.floor()
+    node = data.get("rules")
+    entries = list(enumerate(node)) if isinstance(node, list) else []
+    by_name = {e.get("name"): (i, e) for i, e in entries if isinstance(e, dict)}
+    for rule in rules:
+        threshold = rule.score
+        if threshold is None:
+            continue
+        upward = threshold.operator in (">=", ">")
+        bound = ceiling if upward else floor
+        if threshold.accepts(bound):
+            continue
+        index, entry = by_name.get(rule.name, (-1, None))
+        report.add(
+            yamlsource.line_of(entry, "score"),
+            f"no request can reach {threshold}: the weights sum to at "
+            f"{'most' if upward else 'least'} {bound:g}",
+            rule=_label(index + 1, rule.name),
+            field="score",
+        )
 
 
 def _check_licence_rules(
@@ -190,7 +232,7 @@ def _parse_rule(
         report.add(yamlsource.line_of(entry, key), message, rule=label, field=key)
 
     for key in yamlsource.unknown_keys(entry, _RULE_KEYS):
-        bad(key, f"unknown key {key!r}; a rule has {', '.join(_RULE_KEYS)}")
+        bad(key, yamlsource.unknown_key(key, _RULE_KEYS, "a rule"))
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
         if "name" in entry:
             bad("name", "must be a word of letters, digits, '-', '_' or '.'")
@@ -202,8 +244,11 @@ def _parse_rule(
         for key in _MATCHERS
         if key in entry
     }
+    if "score" in entry:
+        matchers["score"] = yamlsource.required(entry, "score", parse_threshold, bad)
     if not matchers:
-        report.add(line, f"a rule needs at least one matcher ({', '.join(_MATCHERS)})", rule=label)
+        choices = ", ".join((*_MATCHERS, "score"))
+        report.add(line, f"a rule needs at least one matcher ({choices})", rule=label)
     description = entry.get("description", "")
     if not isinstance(description, str):
         bad("description", "must be a string")
@@ -224,12 +269,14 @@ def _parse_rule(
         networks=matchers.get("network"),
         signals=matchers.get("signals"),
         flagged=matchers.get("flagged"),
+        score=matchers.get("score"),
         **extras,
     )
 
 
 def _parse_action_fields(entry: dict[str, Any], action: Action | None, bad: Any) -> Any:
-    """`price` for charge, `rate` (and `per`) for throttle; nowhere else."""
+    """`price` for charge, `rate` (and `per`) for throttle, proxy.config.challenge's
+    fields for challenge; nowhere else."""
     for key, needs in _ACTION_KEYS.items():
         if key in entry and action is not None and action is not needs:
             bad(key, f"only a rule with action '{needs}' has {key!r}")
@@ -242,6 +289,8 @@ def _parse_action_fields(entry: dict[str, Any], action: Action | None, bad: Any)
         if per not in ("agent", "client"):
             bad("per", f"must be 'agent' or 'client', not {per!r}")
         fields["per_client"] = per == "client"
+    if action is Action.CHALLENGE:
+        fields["challenge"] = challenge.parse_challenge(entry, bad)
     return fields
 
 

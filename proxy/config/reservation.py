@@ -36,6 +36,7 @@ KEYS = (
     "rsl",
     "ai_txt",
     "overrides",
+    "media_manifests",
 )
 _OVERRIDE_KEYS = ("name", "path", "content_type", "reserved")
 # draft-ietf-aipref-vocab-08: train-ai is the training of *generative* models only;
@@ -79,6 +80,8 @@ class Reservation:
     rsl_server: str | None = None  # the licence server the RSL document names (OLP)
     ai_txt: bool = True
     overrides: tuple[Override, ...] = ()
+    # Link: <NAME.c2pa>; rel="c2pa-manifest" on media listed in rules/media-manifests.txt
+    media_manifests: bool = False
 
     def resolve(self, path: str, content_type: str | None = None) -> bool:
         """Whether TDM rights are reserved for this path and content type."""
@@ -106,7 +109,7 @@ def parse_reservation(node: Any, report: yamlsource.Report, line: int | None) ->
         report.add(at or yamlsource.line_of(node, key), message, field=f"reservation.{key}")
 
     for key in yamlsource.unknown_keys(node, KEYS):
-        bad(key, f"unknown key {key!r}")
+        bad(key, yamlsource.unknown_key(key, KEYS))
     flags = {k: _flag(node, k, bad) for k in ("enabled", "reserved", "ai_txt")}
     urls = {k: _url(node, k, bad) for k in ("tdm_policy", "licence", "contact")}
     tags = yamlsource.string_list(node.get("x_robots_tag", ["noai", "noimageai"]))
@@ -134,6 +137,7 @@ def parse_reservation(node: Any, report: yamlsource.Report, line: int | None) ->
         rsl_server=_rsl_server(node, bad),
         ai_txt=flags["ai_txt"],
         overrides=_overrides(node, report),
+        media_manifests=_switch(node, "media_manifests", bad),
     )
 
 
@@ -182,6 +186,16 @@ def _flag(node: dict[str, Any], key: str, bad: Any) -> bool:
         bad(key, "must be true or false")
         return True
     return value
+
+
+def _switch(node: dict[str, Any], key: str, bad: Any) -> bool:
+    """A switch that is off unless set: true/false, or on/off as the settings spell it."""
+    value = node.get(key, False)
+    if value is True or value == "on":
+        return True
+    if value is not False and value != "off":
+        bad(key, f"must be on or off, not {value!r}")
+    return False
 
 
 def _url(node: dict[str, Any], key: str, bad: Any) -> str | None:
@@ -336,7 +350,7 @@ def _override(
         report.add(yamlsource.line_of(entry, key) or line, message, rule=label, field=key)
 
     for key in yamlsource.unknown_keys(entry, _OVERRIDE_KEYS):
-        bad(key, f"unknown key {key!r}; an override has {', '.join(_OVERRIDE_KEYS)}")
+        bad(key, yamlsource.unknown_key(key, _OVERRIDE_KEYS, "an override"))
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
         bad("name", "missing" if "name" not in entry else "must be a word of letters and digits")
     if not isinstance(entry.get("reserved"), bool):

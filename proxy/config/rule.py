@@ -6,6 +6,7 @@ never reach a request. Rates ("10/s burst 20") are parsed here, for throttle rul
 `network`, `signals` and `flagged` match what the request showed besides its claim
 (where it comes from, consistency checks that fired, flags held against the client);
 their names are checked against a `Vocabulary` the rules directory supplies.
+`score` compares the request's suspicion score (proxy.config.weights) with a number.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ import math
 import re
 from dataclasses import dataclass
 
-from proxy.model import RESIDENTIAL, Action, Classification, Identity, Network, Purpose, RequestInfo
+from proxy.model import (
+    RESIDENTIAL,
+    Action,
+    ChallengeSpec,
+    Classification,
+    Identity,
+    Network,
+    Purpose,
+    RequestInfo,
+)
 from proxy.patterns import PathMatcher
 from proxy.prices import Price
 
@@ -24,6 +34,40 @@ _RATE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)(?:\s+burst\s+([0-9]+))?\s*")
 MAX_BURST = 1_000_000
 DATACENTER = "datacenter"  # network: any cloud or hosting provider's published range
 CRAWLER_RANGE = "crawler-range"  # network: any crawler operator's published range
+_THRESHOLD = re.compile(r"\s*(>=|<=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*")
+_COMPARE = {
+    ">=": float.__ge__,
+    ">": float.__gt__,
+    "<=": float.__le__,
+    "<": float.__lt__,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """`score: ">= 3"`: how a request's suspicion score (proxy.config.weights) must compare."""
+
+    operator: str  # ">=", ">", "<=" or "<"
+    value: float
+
+    def accepts(self, score: float) -> bool:
+        return bool(_COMPARE[self.operator](float(score), self.value))
+
+    def __str__(self) -> str:
+        return f"{self.operator} {self.value:g}"
+
+
+def parse_threshold(value: object) -> Threshold:
+    """`Threshold` of ">= 3", "> 2.5", "< 1" or "<= 0". Raises ValueError."""
+    found = _THRESHOLD.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        number = re.fullmatch(r"\s*-?[0-9]+(?:\.[0-9]+)?\s*", str(value))
+        bare = f"; a bare number is ambiguous: '>= {str(value).strip()}'?" if number else ""
+        raise ValueError(
+            f"threshold {value!r} must be an operator and a number in quotes, such as "
+            f'">= 3" or "< 1" (>=, >, <=, <){bare}'
+        )
+    return Threshold(found.group(1), float(found.group(2)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +93,15 @@ class Rule:
     networks: frozenset[str] | None = None  # "datacenter", "crawler-range" or provider names
     signals: frozenset[str] | None = None  # any of them fired
     flagged: frozenset[str] | None = None  # any of them is held against the client
+    score: Threshold | None = None  # the request's suspicion score compares so
     description: str = ""
     price: Price | None = None  # charge
     rate: tuple[float, int] | None = None  # throttle
     per_client: bool = False  # throttle
+    challenge: ChallengeSpec | None = None  # challenge
 
-    def matches(self, request: RequestInfo, found: Classification) -> bool:
+    def matches(self, request: RequestInfo, found: Classification, score: float = 0) -> bool:
+        """`score` is the request's suspicion score (proxy.config.weights), for `score:`."""
         agent = found.agent
         if self.agents is not None and (agent is None or agent.name.lower() not in self.agents):
             return False
@@ -73,6 +120,8 @@ class Rule:
         if self.signals is not None and self.signals.isdisjoint(request.signals):
             return False
         if self.flagged is not None and self.flagged.isdisjoint(request.flagged):
+            return False
+        if self.score is not None and not self.score.accepts(score):
             return False
         return self.paths is None or self.paths.match(request.path) is not None
 

@@ -134,7 +134,8 @@ def load_sites(path: Path, directory: Path, problems: list[Problem]) -> Sites | 
         report.add(yamlsource.line_of(data), "expected a mapping with 'sites:'")
     elif isinstance(data, dict):
         for key in yamlsource.unknown_keys(data, _TOP_KEYS):
-            report.add(yamlsource.line_of(data, key), f"unknown key {key!r}", field=key)
+            message = yamlsource.unknown_key(key, _TOP_KEYS)
+            report.add(yamlsource.line_of(data, key), message, field=key)
         if data.get("version", 1) != 1:
             line = yamlsource.line_of(data, "version")
             report.add(line, "only version 1 exists", field="version")
@@ -190,7 +191,7 @@ def _parse_site(
         report.add(yamlsource.line_of(entry, key) or line, message, rule=label, field=key)
 
     for key in yamlsource.unknown_keys(entry, _SITE_KEYS):
-        bad(key, f"unknown key {key!r}; a site has {', '.join(_SITE_KEYS)}")
+        bad(key, yamlsource.unknown_key(key, _SITE_KEYS, "a site"))
     if hosts is None:
         bad("hosts", "must be a host name or a non-empty list of them ('*.' + name allowed)")
     upstream = yamlsource.required(entry, "upstream", parse_upstream, bad)

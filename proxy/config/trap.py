@@ -48,7 +48,8 @@ def parse_trap(node: Any, report: yamlsource.Report, line: int | None) -> Trap |
         report.add(line, "must be a mapping with 'path' (and 'ttl')", field="trap")
         return None
     for key in yamlsource.unknown_keys(node, _KEYS):
-        report.add(yamlsource.line_of(node, key), f"unknown key {key!r}", field=f"trap.{key}")
+        message = yamlsource.unknown_key(key, _KEYS)
+        report.add(yamlsource.line_of(node, key), message, field=f"trap.{key}")
     path = node.get("path")
     where = yamlsource.line_of(node, "path") or line
     if not isinstance(path, str) or _PATH.fullmatch(path) is None:

@@ -7,12 +7,15 @@ is strict: duplicate keys and syntax errors are problems, never silently merged.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from proxy.errors import Problem
 
@@ -41,13 +44,54 @@ def load(path: Path, report: Report) -> Any:
         return None
     try:
         return yaml.load(text)
+    except DuplicateKeyError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        report.add(line, "invalid YAML: " + _duplicate_key(text, e))
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
-        report.add(line, f"invalid YAML: {e.problem or e.context}")
+        hint = ""
+        if "chomping" in str(e.problem):  # `score: >= 3`: YAML reads '>' as a folded block
+            hint = "; a value starting with '>' needs quotes, such as score: \">= 3\""
+        report.add(line, f"invalid YAML: {e.problem or e.context}{hint}")
     except YAMLError as e:
         report.add(None, f"invalid YAML: {e}")
     return None
+
+
+def _duplicate_key(text: str, error: DuplicateKeyError) -> str:
+    """`duplicate key 'rules' (first at line 12)`: ruamel's message quotes both values whole."""
+    where = error.problem_mark
+    try:
+        root = YAML(typ="rt").compose(text)
+    except YAMLError:
+        root = None
+    for mapping in _mappings(root):
+        keys = [k for k, _ in mapping.value]
+        dup = next((k for k in keys if k.start_mark.index == where.index), None) if where else None
+        if dup is None:
+            continue
+        first = next(k for k in keys if k.tag == dup.tag and k.value == dup.value)
+        shown = str(dup.value) if isinstance(dup.value, str) else "(a complex key)"
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        return f"duplicate key {shown!r} (first at line {first.start_mark.line + 1})"
+    return "duplicate key"
+
+
+def _mappings(node: Node | None) -> Iterable[MappingNode]:
+    """Every mapping node under `node`, depth first."""
+    stack = [node] if node is not None else []
+    seen: set[int] = set()  # an alias is the same node again (and may hold itself)
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, MappingNode):
+            yield current
+            stack.extend(n for pair in current.value for n in pair)
+        elif isinstance(current, SequenceNode):
+            stack.extend(current.value)
 
 
 def line_of(node: Any, key: Any = None) -> int | None:
@@ -86,6 +130,17 @@ def required(
     except ValueError as e:
         bad(key, str(e))
         return None
+
+
+def unknown_key(key: str, allowed: Iterable[str], what: str | None = None) -> str:
+    """`unknown key 'acton'; did you mean 'action'?`, then `(a rule has …)` when `what` says."""
+    choices = [str(a) for a in allowed]
+    close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+    message = f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    if what:
+        listed = f"{what} has {', '.join(choices)}"
+        message += f" ({listed})" if close else f"; {listed}"
+    return message
 
 
 def unknown_keys(node: dict[str, Any], allowed: Iterable[str]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from proxy.config.policy import Policy
 from proxy.decision import blockpage, paycrawl
@@ -29,6 +30,8 @@ class Answer:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     outcome: str  # for the log: "blocked", "licence-required", "payment-required", ...
+    reference: str = ""  # the request id the page quotes, for the record's http.request.id
+    detail: tuple[tuple[str, str], ...] = ()  # optout.challenge fields for the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,23 @@ class PassThrough:
 
     outcome: str
     charged: Price | None = None
+    detail: tuple[tuple[str, str], ...] = ()  # optout.challenge fields for the record
+
+
+class TokenBuckets(Protocol):
+    def take(self, rule: str, rate: tuple[float, int], key: Hashable) -> tuple[bool, int]: ...
+
+
+@dataclass(slots=True)
+class Deferred:
+    """Lets the request through and keeps what it would take, for a caller that takes the
+    token itself from a shared store (proxy.store.shared) and then applies `throttled`."""
+
+    asked: tuple[str, tuple[float, int], Hashable] | None = None
+
+    def take(self, rule: str, rate: tuple[float, int], key: Hashable) -> tuple[bool, int]:
+        self.asked = (rule, rate, key)
+        return True, 0
 
 
 @dataclass(slots=True)
@@ -60,12 +80,13 @@ def answer(
     found: Classification,
     header: Callable[[str], str | None],
     licence_check: LicenceResult | None,
-    buckets: Buckets,
+    buckets: TokenBuckets,
 ) -> Answer | PassThrough:
     want_html = blockpage.wants_html(request.accept)
     if verdict.action is Action.BLOCK:
-        body, content_type = blockpage.render(policy, verdict.rule, found, want_html)
-        return Answer(403, (("content-type", content_type),), body, "blocked")
+        ref = blockpage.reference()
+        body, content_type = blockpage.render(policy, verdict.rule, found, want_html, ref)
+        return Answer(403, (("content-type", content_type),), body, "blocked", ref)
     if verdict.action is Action.LICENCE:
         return _licence_required(policy, verdict, licence_check, want_html)
     if verdict.action is Action.CHARGE and verdict.price is not None:
@@ -76,7 +97,7 @@ def answer(
         return (
             PassThrough("allowed")
             if allowed
-            else _throttled(policy, verdict, retry_after, want_html)
+            else throttled(policy, verdict, retry_after, want_html)
         )
     return PassThrough("licensed" if verdict.licensee else "allowed")
 
@@ -124,7 +145,7 @@ def _throttle_key(verdict: Verdict, request: RequestInfo, found: Classification)
     return (agent, request.client_ip) if verdict.per_client else agent
 
 
-def _throttled(policy: Policy, verdict: Verdict, retry_after: int, want_html: bool) -> Answer:
+def throttled(policy: Policy, verdict: Verdict, retry_after: int, want_html: bool) -> Answer:
     detail = f"retry after {retry_after} s"
     body, content_type = blockpage.render_refusal(policy, 429, verdict.rule, detail, want_html)
     headers = (("retry-after", str(retry_after)), ("content-type", content_type))

@@ -2,15 +2,18 @@
 
 HTML for browsers (a person may be behind a misclassified request): it says in
 plain words what happened, that the rights holder reserves TDM rights, how to
-reach it (`contact:` of the reservation) and a reference to quote (the request's
-time, to find it in the log). Plain text for everything else. Everything
-interpolated is escaped.
+reach it (`contact:` of the reservation) and a reference to quote. Plain text
+for everything else, with the same reference. Everything interpolated is escaped.
+
+The reference is the request's id, which its record carries as `http.request.id`
+(`optout logs search --ref ID` prints the record, with its `event.sequence`). It
+cannot be the sequence number itself: the log writer numbers records in the order
+they reach it, after the response, and a request decided first may be logged later.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
+import secrets
 from html import escape
 
 from proxy.config.policy import Policy
@@ -26,27 +29,23 @@ If you are a person and this is a mistake, the site owner wants to know.</p>
 <p>{holder} reserves its text-and-data-mining rights under Article 4(3) of
 Directive (EU) 2019/790: its content may not be mined or used to train AI without
 a licence.</p>
-{licence}{contact}<p>When you write, quote this reference: <code>{reference}</code>.</p>
-</body></html>
+{licence}{contact}{reference}</body></html>
 """
 
 
-def reference(now: float | None = None) -> str:
-    """What a person quotes to find their request in the log: its time, to the second (UTC)."""
-    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+def reference() -> str:
+    """A new request id: 16 hex digits, short enough to read out, never repeated in practice."""
+    return secrets.token_hex(8)
 
 
 def render(
-    policy: Policy, rule: str, found: Classification, want_html: bool, now: float | None = None
+    policy: Policy, rule: str, found: Classification, want_html: bool, ref: str = ""
 ) -> tuple[bytes, str]:
-    """The body and its Content-Type for a block by `rule`."""
+    """The body and its Content-Type for a block by `rule`; `ref` is the request's id."""
     holder = policy.label or "The rights holder"
     terms, contact = policy.reservation.licence, policy.reservation.contact
     if want_html:
-        return _html(
-            holder, rule, found, terms, contact, reference(now)
-        ), "text/html; charset=utf-8"
+        return _html(holder, rule, found, terms, contact, ref), "text/html; charset=utf-8"
     lines = [
         f"{holder} reserves its text-and-data-mining rights under Article 4(3) "
         "of Directive (EU) 2019/790.",
@@ -57,6 +56,8 @@ def render(
         lines.append(f"To license this content, see {terms or contact}")
     if terms and contact:
         lines.append(f"Contact: {contact.removeprefix('mailto:')}")
+    if ref:
+        lines.append(f"Reference: {ref}")
     return ("\n".join(lines) + "\n").encode(), "text/plain; charset=utf-8"
 
 
@@ -86,7 +87,9 @@ def _html(
         agent=agent,
         licence=licence,
         contact=reach,
-        reference=escape(ref),
+        reference=f"<p>When you write, quote this reference: <code>{escape(ref)}</code>.</p>\n"
+        if ref
+        else "",
     )
     return body.encode()
 

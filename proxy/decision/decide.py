@@ -11,7 +11,7 @@ import re
 
 from proxy.config.policy import Policy
 from proxy.licensing.tokens import LicenceResult
-from proxy.model import Action, Classification, RequestInfo, Verdict
+from proxy.model import Action, Classification, Identity, RequestInfo, Verdict
 
 ALWAYS_FREE = Verdict(Action.ALLOW, "always-free")
 _FREE_PATHS = frozenset({"/robots.txt", "/ai.txt", "/security.txt"})
@@ -24,6 +24,7 @@ def decide(
     request: RequestInfo,
     found: Classification,
     licence: LicenceResult | None = None,
+    score: float | None = None,
 ) -> Verdict:
     """The verdict for a request; `licence` is the check of the licence it presented.
 
@@ -35,10 +36,26 @@ def decide(
         return ALWAYS_FREE
     if licence is not None and licence.ok:
         return Verdict(Action.ALLOW, "licence", licensee=licence.licensee)
+    if score is None:  # the suspicion score `score:` rules compare (proxy.config.weights)
+        score = policy.suspicion.score(request, found).total
     for rule in policy.rules:
-        if rule.matches(request, found):
-            return Verdict(rule.action, rule.name, rule.price, rule.rate, rule.per_client)
+        if rule.action is Action.CHALLENGE and declared(found):
+            continue  # a crawler that says what it is gets its own rule, never a puzzle
+        if rule.matches(request, found, score):
+            return Verdict(
+                rule.action,
+                rule.name,
+                rule.price,
+                rule.rate,
+                rule.per_client,
+                challenge=rule.challenge,
+            )
     return policy.default
+
+
+def declared(found: Classification) -> bool:
+    """A known crawler naming itself, verified or not yet disproved: challenges skip it."""
+    return found.agent is not None and found.identity in (Identity.VERIFIED, Identity.CLAIMED)
 
 
 def is_free(path: str, policy: Policy) -> bool:

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.config.policy import Policy
-from proxy.decision.act import Answer, Buckets, PassThrough, answer
+from proxy.config.weights import Score
+from proxy.decision.act import Answer, PassThrough, TokenBuckets, answer
+from proxy.decision.challenge import Challenges
+from proxy.decision.challengegate import gate
 from proxy.decision.decide import decide
 from proxy.licensing.tokens import LicenceResult
 from proxy.model import Action, Classification, RequestInfo, Verdict
@@ -34,6 +37,7 @@ class Decision:
     verdict: Verdict  # the verdict applied: SHADOWED for a refusal in shadow mode
     shadow: Verdict | None  # the refusal shadow mode decided and did not apply
     act: Answer | PassThrough  # the proxy's own answer, or what passing through means
+    score: Score = Score(0)  # the request's suspicion score, with what made it
 
 
 def decide_request(
@@ -43,18 +47,25 @@ def decide_request(
     header: Header,
     *,
     shadow: bool,
-    buckets: Buckets,
+    buckets: TokenBuckets,
     now: float,
+    challenges: Challenges | None = None,
 ) -> Decision:
     """What to do with `request` from `found` (its verified identity) at wall-clock `now`.
 
     `shadow` is the operator's switch; a policy with `enforce: false` is shadow
-    mode too. `header` gives the Authorization and the price headers.
+    mode too. `header` gives the Authorization and the price headers (and the
+    cookie a `challenge` rule checks, against `challenges`: in memory if None).
     """
     check = policy.licences.check(header("authorization"), found.name, request.path, now)
-    verdict = decide(policy, request, found, check)
+    score = policy.suspicion.score(request, found)
+    verdict = decide(policy, request, found, check, score.total)
     escaped = None
     if verdict.action is not Action.ALLOW and (shadow or not policy.enforce):
         escaped, verdict = verdict, SHADOWED
-    acted = answer(policy, verdict, request, found, header, check, buckets)
-    return Decision(check, verdict, escaped, acted)
+    if verdict.action is Action.CHALLENGE and verdict.challenge is not None:
+        state = challenges if challenges is not None else Challenges()
+        acted = gate(policy, verdict, verdict.challenge, request, header, state, now)
+    else:
+        acted = answer(policy, verdict, request, found, header, check, buckets)
+    return Decision(check, verdict, escaped, acted, score)

@@ -10,6 +10,7 @@ with importlib.resources so the site works from an installed wheel.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from string import Template
@@ -63,10 +64,14 @@ def _large_chunk(index: int) -> bytes:
     return b"".join(blocks)
 
 
+MediaStamp = Callable[[str, str, bytes], bytes]
+"""(route, content type, body) -> body: what `optout demo` does to the cover and preview."""
+
+
 class _Site:
     """Holds the pre-rendered pages and assets; its methods are the handlers."""
 
-    def __init__(self) -> None:
+    def __init__(self, media: MediaStamp | None = None) -> None:
         base = _template("base.html")
         self.pages: dict[str, bytes] = {}
         for path, (name, title, head_extra) in _PAGES.items():
@@ -77,6 +82,10 @@ class _Site:
             route: (_static_dir().joinpath(*rel.split("/")).read_bytes(), ctype)
             for route, (rel, ctype) in _STATIC.items()
         }
+        if media is not None:
+            for route, (body, ctype) in self.assets.items():
+                if route.startswith("/media/"):
+                    self.assets[route] = (media(route, ctype, body), ctype)
 
     @staticmethod
     def _render(base: Template, name: str, title: str, head_extra: str) -> bytes:
@@ -141,9 +150,9 @@ class _Site:
             )
 
 
-def make_app() -> web.Application:
-    """Build the demo label site; all assets are read once, here."""
-    site = _Site()
+def make_app(media: MediaStamp | None = None) -> web.Application:
+    """Build the demo label site; all assets are read (and `media` stamped) once, here."""
+    site = _Site(media)
     app = web.Application(middlewares=[site.html_404])
     for path in _PAGES:
         app.router.add_get(path, site.page)
@@ -156,12 +165,12 @@ def make_app() -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> web.AppRunner:
+async def serve(host: str, port: int, media: MediaStamp | None = None) -> web.AppRunner:
     """Start the site on host:port (0 picks a free port; see bound_port).
 
     The caller owns the returned runner and must `await runner.cleanup()`.
     """
-    runner = web.AppRunner(make_app())
+    runner = web.AppRunner(make_app(media))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

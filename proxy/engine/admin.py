@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -104,31 +105,39 @@ class Admin:
         return await self.probe.problem()
 
     async def metrics_text(self, request: web.Request) -> web.Response:
-        if self.metrics_token is not None and not authorized(
-            request.headers.get("authorization", ""), self.metrics_token
-        ):
-            return _json(
-                401,
-                {"ok": False, "error": "a valid 'Authorization: Bearer <token>' is required"},
-                {"www-authenticate": 'Bearer realm="optout-metrics"'},
-            )
+        if (refused := refusal(request, self.metrics_token, "optout-metrics")) is not None:
+            return refused
         body = self.metrics.render()
         return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
 
     async def reload(self, request: web.Request) -> web.Response:
-        if self.token is None:
-            message = "no admin token is configured (OPTOUT_ADMIN_TOKEN_FILE or OPTOUT_ADMIN_TOKEN)"
-            return _json(403, {"ok": False, "error": f"reload refused: {message}"})
-        if not authorized(request.headers.get("authorization", ""), self.token):
-            return _json(
-                401,
-                {"ok": False, "error": "a valid 'Authorization: Bearer <token>' is required"},
-                {"www-authenticate": 'Bearer realm="optout-admin"'},
-            )
+        if (refused := reload_refusal(request, self.token)) is not None:
+            return refused
         result = await self.reloader.reload("admin")
         if result.ok:
-            return _json(200, {"ok": True, "version": result.version})
-        return _json(422, {"ok": False, "version": result.version, "errors": list(result.errors)})
+            return json_response(200, {"ok": True, "version": result.version})
+        return json_response(
+            422, {"ok": False, "version": result.version, "errors": list(result.errors)}
+        )
+
+
+def refusal(request: web.Request, token: str | None, realm: str) -> web.Response | None:
+    """401 when a `token` is set and the request does not carry it; None to go on."""
+    if token is None or authorized(request.headers.get("authorization", ""), token):
+        return None
+    return json_response(
+        401,
+        {"ok": False, "error": "a valid 'Authorization: Bearer <token>' is required"},
+        {"www-authenticate": f'Bearer realm="{realm}"'},
+    )
+
+
+def reload_refusal(request: web.Request, token: str | None) -> web.Response | None:
+    """POST /reload: refused outright without a configured token (403), else `refusal`."""
+    if token is None:
+        message = "no admin token is configured (OPTOUT_ADMIN_TOKEN_FILE or OPTOUT_ADMIN_TOKEN)"
+        return json_response(403, {"ok": False, "error": f"reload refused: {message}"})
+    return refusal(request, token, "optout-admin")
 
 
 def authorized(header: str, token: str) -> bool:
@@ -143,7 +152,16 @@ def authorized(header: str, token: str) -> bool:
     return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), token.encode())
 
 
-def make_app(admin: Admin) -> web.Application:
+class Endpoints(Protocol):
+    """What the admin port serves: one process's (Admin) or a supervisor's (workeradmin)."""
+
+    async def healthz(self, request: web.Request) -> web.Response: ...
+    async def readyz(self, request: web.Request) -> web.Response: ...
+    async def metrics_text(self, request: web.Request) -> web.Response: ...
+    async def reload(self, request: web.Request) -> web.Response: ...
+
+
+def make_app(admin: Endpoints) -> web.Application:
     app = web.Application()
     app.router.add_get("/healthz", admin.healthz)
     app.router.add_get("/readyz", admin.readyz)
@@ -152,7 +170,7 @@ def make_app(admin: Admin) -> web.Application:
     return app
 
 
-async def start(admin: Admin, host: str, port: int) -> tuple[web.AppRunner, str]:
+async def start(admin: Endpoints, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Serve the admin endpoints; returns the runner (to clean up) and the bound URL."""
     runner = web.AppRunner(make_app(admin), access_log=None, handle_signals=False)
     await runner.setup()
@@ -163,7 +181,7 @@ async def start(admin: Admin, host: str, port: int) -> tuple[web.AppRunner, str]
     return runner, f"http://{shown}:{bound_port}"
 
 
-def _json(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status,
         text=json.dumps(body) + "\n",

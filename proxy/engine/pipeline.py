@@ -17,6 +17,7 @@ from proxy.ops.metrics import Metrics
 from proxy.ruleset import Ruleset
 from proxy.store.documents import DocumentStore
 from proxy.store.logwriter import LogWriter
+from proxy.store.shared import SharedState
 
 # Keys under which the addons pass results to each other on flow.metadata.
 RULESET = "optout.ruleset"
@@ -28,6 +29,8 @@ SHADOW = "optout.shadow"  # the refusal that shadow mode decided and did not app
 LICENCE = "optout.licence"  # the check of the licence the request presented, if any
 OUTCOME = "optout.outcome"  # what acting on the verdict did: blocked, charged, throttled...
 CHARGED = "optout.charged"  # the price a charged request pays
+SCORE = "optout.score"  # the request's suspicion score (proxy.config.weights.Score)
+REFERENCE = "optout.reference"  # the request id a block page quotes (http.request.id)
 SIGNALS = "optout.signals"
 RESERVED = "optout.reserved"
 BUFFER = "optout.buffer"  # True: a later addon rewrites the body, do not stream
@@ -61,3 +64,7 @@ class Pipeline:
     idle_timeout: float = 75.0
     # The request header a TLS-terminating trusted proxy puts the client's JA4 in; "": none.
     ja4_header: str = ""
+    worker: int | None = None  # of --workers: names this process's own ledgers and chain heads
+    # Throttle buckets, flags and charge counts shared with other processes (--store);
+    # None: this process's own, kept by the addons (the default, `memory`).
+    shared: SharedState | None = None

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from proxy.ruleset import Ruleset
 from proxy.settings import Settings
+from proxy.store.redisstate import RedisState
+from proxy.store.shared import redact
 
 UPSTREAM_TIMEOUT = 3.0  # seconds `--check` waits for each upstream to accept a connection
 
@@ -99,10 +101,26 @@ async def upstream_problem(url: str, where: str, wait: float = UPSTREAM_TIMEOUT)
     return None
 
 
+async def store_problem(url: str, wait: float = UPSTREAM_TIMEOUT) -> str | None:
+    """Whether the shared store answers PING within `wait` seconds. Serving goes on
+    without it (each process its own state), but the replicas would not agree."""
+    store = RedisState(url, timeout=wait)
+    try:
+        answered = await store.ping(wait)
+    finally:
+        await store.close()
+    if answered:
+        return None
+    return f"shared store {redact(url)} (--store / OPTOUT_STORE) does not answer within {wait:g} s"
+
+
 async def problems(settings: Settings, ruleset: Ruleset) -> list[str]:
-    """Everything `--check` reports: the refusals, then upstreams that do not answer."""
+    """Everything `--check` reports: the refusals, then upstreams (and the shared store)
+    that do not answer."""
     found = refusals(settings)
     checks = [upstream_problem(url, where) for url, where in upstreams(settings, ruleset)]
+    if settings.store is not None:
+        checks.append(store_problem(settings.store))
     found.extend(p for p in await asyncio.gather(*checks) if p is not None)
     return found
 

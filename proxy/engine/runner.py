@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -31,7 +32,9 @@ from proxy.engine.admin import start as start_admin_server
 from proxy.engine.drain import Drain
 from proxy.engine.pipeline import Pipeline
 from proxy.engine.reloader import Reloader
+from proxy.engine.workerspec import WorkerSpec
 from proxy.errors import SettingsError
+from proxy.evidence.chain import head_file
 from proxy.evidence.ledger import ledger_dir
 from proxy.evidence.privacy import Pseudonymiser
 from proxy.identity.fcrdns import FcrdnsVerifier, Resolver
@@ -47,6 +50,8 @@ from proxy.settings import Settings
 from proxy.store.documents import DocumentStore
 from proxy.store.keys import load_or_create_key
 from proxy.store.logwriter import LogWriter
+from proxy.store.redisstate import open_store
+from proxy.store.shared import SharedState
 
 log = logging.getLogger(__name__)
 TASKS_GRACE = 5.0  # seconds a reload or the file watcher get to end after the master stopped
@@ -124,7 +129,9 @@ def modes(settings: Settings, ruleset: Ruleset) -> list[str]:
     target = settings.upstream
     if target is None:
         if ruleset.sites is None:
-            raise SettingsError("no upstream: give --upstream URL or list the sites in sites.yaml")
+            raise SettingsError(
+                "no upstream: give --upstream URL (OPTOUT_UPSTREAM) or list the sites in sites.yaml"
+            )
         target = str(ruleset.sites.sites[0].upstream)
     found = [f"reverse:{target}@{settings.listen_port}"]
     if settings.tls_listen is not None:
@@ -151,18 +158,22 @@ def check_tls(settings: Settings, ruleset: Ruleset) -> None:
 
 
 def build_verifier(
-    settings: Settings, ruleset: Ruleset, resolver: Resolver | None = None
+    settings: Settings,
+    ruleset: Ruleset,
+    resolver: Resolver | None = None,
+    shared: SharedState | None = None,
 ) -> Verifier:
     """Crawler verification as configured: IP ranges always, DNS and signatures if on.
 
-    `resolver` replaces the system's name servers (the demo's stub answers).
+    `resolver` replaces the system's name servers (the demo's stub answers); `shared`
+    (--store) holds the reverse-DNS verdicts of every process.
     """
     ranges = ruleset.ipranges
     if settings.ipranges_refresh:
         ranges = load_saved(settings.state, ranges)
     return Verifier(
         ranges,
-        FcrdnsVerifier(resolver or DnsResolver()) if settings.verify_dns else None,
+        FcrdnsVerifier(resolver or DnsResolver(), shared=shared) if settings.verify_dns else None,
         KeyDirectory() if settings.web_bot_auth else None,
     )
 
@@ -208,20 +219,38 @@ Announce = Callable[[str, int, str | None, str | None], None]
 
 
 async def serve(
-    settings: Settings, ruleset: Ruleset, announce: Announce, resolver: Resolver | None = None
+    settings: Settings,
+    ruleset: Ruleset,
+    announce: Announce,
+    resolver: Resolver | None = None,
+    worker: WorkerSpec | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT, let requests in flight finish, then flush the access log."""
+    """Serve until SIGTERM or SIGINT, let requests in flight finish, then flush the access log.
+
+    `worker`: this process is one of a supervisor's (--workers), which made the
+    start-up checks and bound the listeners for it (proxy.engine.supervisor).
+    """
     check_tls(settings, ruleset)
-    refused = preflight.refusals(settings)
+    refused = preflight.refusals(settings) if worker is None else []
     if refused:  # before "ready": a proxy that cannot log or listen must not say it is
         raise SettingsError("\n".join(refused))
     chain = addonchain.load()
-    verifier = build_verifier(settings, ruleset, resolver)
-    pipeline = build_pipeline(settings, ruleset, verifier)
+    shared = open_store(settings.store, settings.store_timeout)
+    if shared is not None:
+        await shared.start()
+    verifier = build_verifier(settings, ruleset, resolver, shared)
+    pipeline = build_pipeline(settings, ruleset, verifier, worker.worker if worker else None)
     enginepatch.apply(
         lambda: enginepatch.reservation_headers(pipeline.ruleset.headers(True)),
         refused=chain.refused(pipeline),
     )
+    if worker is not None:
+        enginepatch.STATE.listeners = {
+            port: [socket.socket(fileno=fd) for fd in fds] for port, fds in worker.listeners.items()
+        }
+    if shared is not None:
+        pipeline.shared = shared
+        shared.count_in(pipeline.metrics)
     log_writer = pipeline.log
     pipeline.metrics.track_log(lambda: log_writer.written, lambda: log_writer.lost)
     reloader = Reloader(
@@ -264,6 +293,8 @@ async def serve(
             await verifier.keys.close()
         if admin_runner is not None:
             await admin_runner.cleanup()
+        if shared is not None:
+            await shared.close()
         pipeline.log.close()
         if pipeline.ledger is not None:
             pipeline.ledger.close()
@@ -271,8 +302,14 @@ async def serve(
             log.warning("%d access-log records lost", pipeline.log.lost)
 
 
-def build_pipeline(settings: Settings, ruleset: Ruleset, verifier: Verifier) -> Pipeline:
-    """The shared state of the addons: rules, the evidence log and its helpers."""
+def build_pipeline(
+    settings: Settings, ruleset: Ruleset, verifier: Verifier, worker: int | None = None
+) -> Pipeline:
+    """The shared state of the addons: rules, the evidence log and its helpers.
+
+    Worker i of --workers keeps its own chains: `chain-head-<i>.json` for its access
+    log (whose file the supervisor named), `ledger-<i>.jsonl` for its charges.
+    """
     settings.state.mkdir(parents=True, exist_ok=True)
     to_file = settings.log != "-"
     writer = LogWriter(
@@ -281,7 +318,10 @@ def build_pipeline(settings: Settings, ruleset: Ruleset, verifier: Verifier) -> 
         hmac_key=settings.log_hmac_key,
         max_bytes=settings.log_max_bytes,
         keep=settings.log_keep,
+        head_file=head_file(worker),
+        worker=worker,
     )
+    ledger = "ledger.jsonl" if worker is None else f"ledger-{worker}.jsonl"
     private = settings.log_privacy != "off"
     return Pipeline(
         ruleset,
@@ -294,15 +334,18 @@ def build_pipeline(settings: Settings, ruleset: Ruleset, verifier: Verifier) -> 
         documents=DocumentStore(settings.state),
         headersets=DocumentStore(settings.state, "headersets"),
         ledger=LogWriter(
-            str(ledger_dir(settings.state) / "ledger.jsonl"),
+            str(ledger_dir(settings.state) / ledger),
             state_dir=ledger_dir(settings.state),
             hmac_key=settings.log_hmac_key,
+            head_file=head_file(worker),
+            worker=worker,
         ),
         state_dir=settings.state,
         max_connections=settings.max_connections,
         head_timeout=settings.head_timeout,
         idle_timeout=settings.idle_timeout,
         ja4_header=settings.ja4_header,
+        worker=worker,
     )
 
 

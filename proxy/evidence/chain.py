@@ -39,6 +39,29 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
+def head_file(worker: int | None = None) -> str:
+    """The chain head's name in the state dir: worker i of `--workers N` keeps its own."""
+    return HEAD_FILE if worker is None else f"chain-head-{worker}.json"
+
+
+def worker_log(path: Path, worker: int) -> Path:
+    """Worker i's log beside `path`: access.jsonl -> access-<i>.jsonl (rotated as usual)."""
+    return path.with_name(f"{path.stem}-{worker}{path.suffix}")
+
+
+def worker_sets(path: Path) -> list[Path]:
+    """`path`, then the worker files beside it (access-1.jsonl, ...) in worker order."""
+    found = {}
+    pattern = re.compile(re.escape(path.stem) + r"-([1-9][0-9]*)" + re.escape(path.suffix))
+    try:
+        for entry in path.parent.iterdir():
+            if match := pattern.fullmatch(entry.name):
+                found[int(match[1])] = entry
+    except OSError:
+        pass
+    return [path, *(found[i] for i in sorted(found))]
+
+
 def digest(line: bytes, key: bytes | None) -> str:
     if key is None:
         return hashlib.sha256(line).hexdigest()
@@ -118,9 +141,10 @@ def load_hmac_key(environ: Mapping[str, str], path: str | Path | None = None) ->
             key = Path(source).read_bytes().strip()
         except OSError as e:
             raise SettingsError(
-                f"cannot read the log HMAC key file {source}: {e.strerror}"
+                f"cannot read the log HMAC key file {source} "
+                f"(--log-hmac-key-file / OPTOUT_LOG_HMAC_KEY_FILE): {e.strerror}"
             ) from None
-        where = f"the log HMAC key file {source}"
+        where = f"the log HMAC key file {source} (--log-hmac-key-file / OPTOUT_LOG_HMAC_KEY_FILE)"
     else:
         value = environ.get("OPTOUT_LOG_HMAC_KEY")
         if not value:
@@ -129,5 +153,10 @@ def load_hmac_key(environ: Mapping[str, str], path: str | Path | None = None) ->
     if len(key) < MIN_KEY_BYTES:
         raise SettingsError(
             f"{where} holds {len(key)} bytes: a log HMAC key needs at least {MIN_KEY_BYTES}"
+            + (
+                ""
+                if source
+                else " (or give a key file: --log-hmac-key-file / OPTOUT_LOG_HMAC_KEY_FILE)"
+            )
         )
     return key

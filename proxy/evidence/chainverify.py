@@ -10,7 +10,6 @@ records were reordered, not removed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from proxy.evidence.chain import (
     Head,
     digest,
 )
-from proxy.evidence.logfiles import LogReadError
+from proxy.evidence.logfiles import LogReadError, loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +85,7 @@ def _broken(entry: _Entry, problem: str) -> _Broken:
 def _parse(file: Path, line: int, raw: bytes) -> _Entry:
     where = f"{file.name}:{line}"
     try:
-        record = json.loads(raw)
+        record = loads(raw)
         sequence, chain = record["event"]["sequence"], record["optout"]["chain"]
         prev, alg = chain["prev"], chain.get("alg", SHA256)
     except ValueError:

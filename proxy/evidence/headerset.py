@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 # The log's signal names that are not the header's own name.
-_HEADER_OF = {"link-license": "link"}
+_HEADER_OF = {"link-license": "link", "link-c2pa-manifest": "link"}
 
 
 def header_set(signals: Iterable[str], get_all: Callable[[str], list[str]]) -> bytes:

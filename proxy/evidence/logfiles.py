@@ -21,7 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from proxy.errors import OptoutError
+from proxy.evidence.chain import worker_log
 
 _TIME = "%Y-%m-%dT%H-%M-%SZ"
 _ROTATED = re.compile(r"\.(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)\.(\d+)(\.gz)?")
@@ -34,6 +37,9 @@ class LogReadError(OptoutError):
     def __init__(self, message: str, file: Path, line: int | None) -> None:
         super().__init__(message)
         self.file, self.line = file, line
+
+    def __reduce__(self) -> tuple[type[LogReadError], tuple[str, Path, int | None]]:
+        return (LogReadError, (str(self), self.file, self.line))  # raised in a worker process
 
 
 def rotated_name(name: str, when: float, first_sequence: int) -> str:
@@ -69,6 +75,34 @@ def log_files(path: Path) -> list[Path]:
     return rotated_files(path) + ([path] if path.is_file() else [])
 
 
+def log_name(path: Path) -> str:
+    """The name of the log a file belongs to: its own, or the one it was rotated from."""
+    match = _ROTATED.search(path.name)
+    return path.name[: match.start()] if match else path.name
+
+
+def worker_of(name: str) -> int | None:
+    """i for a log named like worker i's (`access-<i>.jsonl`, proxy.evidence.chain.worker_log)."""
+    stem, dash, number = Path(name).stem.rpartition("-")
+    plain = number.isascii() and number.isdigit() and (number == "0" or number[0] != "0")
+    return int(number) if stem and dash and plain else None
+
+
+def worker_logs(path: Path) -> list[tuple[int, Path]]:
+    """The logs that the workers of `--workers N` write for `path`, by worker: those with a
+    current or a rotated file (`DIR/access.jsonl` -> `DIR/access-<i>.jsonl`)."""
+    try:
+        names = {log_name(entry) for entry in path.parent.iterdir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for name in names:
+        worker = worker_of(name)
+        if worker is not None and name == worker_log(path, worker).name:
+            found.append((worker, path.with_name(name)))
+    return sorted(found)
+
+
 def chain_order(paths: Sequence[Path]) -> list[Path]:
     """Files given on a command line (e.g. by a shell glob), put in chain order."""
 
@@ -93,20 +127,72 @@ def iter_lines(paths: Sequence[Path]) -> Iterator[tuple[Path, int, bytes]]:
     """
     for path in paths:
         number = 0
-        with _open(path) as lines:
-            try:
-                for number, raw in enumerate(lines, 1):  # noqa: B007 - read after the loop
-                    yield path, number, raw[:-1] if raw.endswith(b"\n") else raw
-            except _GZIP_ERRORS as e:
-                message = f"{path}: damaged gzip file after line {number}: {e}"
-                raise LogReadError(message, path, number + 1) from e
+        for chunk in iter_chunks(path):
+            for raw in chunk:
+                number += 1
+                yield path, number, raw
+
+
+def iter_chunks(path: Path, size: int = 1 << 20) -> Iterator[list[bytes]]:
+    """The file's lines (without their newlines) in lists of about `size` bytes."""
+    for block in iter_blocks(path, size):
+        yield block.split(b"\n")
+
+
+def iter_blocks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """The file in blocks of whole lines, about `size` bytes each, without the last newline.
+
+    Reading a megabyte at a time and splitting it is three times faster than
+    iterating a GzipFile line by line; a last line without its newline is kept.
+    A damaged gzip file yields its lines before the damage, then raises LogReadError.
+    """
+    lines = 0
+    with _open(path) as f:
+        rest = b""
+        try:
+            while block := f.read(size):
+                cut = block.rfind(b"\n")
+                if cut < 0:
+                    rest += block
+                    continue
+                whole = rest + block[:cut]
+                rest = block[cut + 1 :]
+                lines += whole.count(b"\n") + 1
+                yield whole
+        except _GZIP_ERRORS:
+            yield from _salvage(path, lines)  # the lines before the damage, one by one
+            return
+        if rest:
+            yield rest
+
+
+def _salvage(path: Path, skip: int) -> Iterator[bytes]:
+    """After a damaged block: the whole lines after the first `skip`, then the error."""
+    number = 0
+    with _open(path) as lines:
+        try:
+            for number, raw in enumerate(lines, 1):  # noqa: B007 - read after the loop
+                if number > skip:
+                    yield raw[:-1] if raw.endswith(b"\n") else raw
+        except _GZIP_ERRORS as e:
+            message = f"{path}: damaged gzip file after line {number}: {e}"
+            raise LogReadError(message, path, number + 1) from e
+
+
+def loads(raw: bytes) -> Any:
+    """`json.loads`, three times faster through orjson; what orjson refuses and json
+    accepts (NaN, integers past 64 bits) is json's to decide, so the answer is json's."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def iter_records(paths: Sequence[Path]) -> Iterator[dict[str, Any]]:
     """The records of the files, decoded; a line that is not a JSON object raises."""
     for path, number, raw in iter_lines(paths):
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except ValueError as e:
             raise LogReadError(f"{path}:{number}: not a JSON record: {e}", path, number) from e
         if not isinstance(record, dict):

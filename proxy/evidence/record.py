@@ -12,6 +12,7 @@ import math
 import time
 from typing import Any
 
+from proxy.config.weights import Score
 from proxy.licensing.tokens import LicenceResult
 from proxy.model import Classification, Identity, RequestInfo, Verdict
 from proxy.prices import Price
@@ -36,6 +37,8 @@ def build_record(
     notes: tuple[str, ...] = (),
     shadow: Verdict | None = None,
     act: dict[str, Any] | None = None,
+    request_id: str | None = None,
+    score: Score | None = None,
 ) -> dict[str, Any]:
     agent = found.agent
     action = verdict.action.value if verdict else "error"
@@ -70,6 +73,8 @@ def build_record(
         record["optout"]["verified_by"] = found.method
     if found.failure:
         record["optout"]["verification_failure"] = _clip(found.failure)
+    if score is not None:  # optout.score, and score_parts when a signal counted
+        record["optout"].update(score.fields())
     if shadow is not None:
         # Shadow mode: what the rules decided and the proxy did not apply.
         record["optout"]["shadow"] = {"action": shadow.action.value, "rule": shadow.rule}
@@ -79,6 +84,8 @@ def build_record(
         record["optout"]["notes"] = [_clip(n) for n in notes]
     if query:
         record["url"]["query"] = _clip(query)
+    if request_id:  # the reference a block page gave the client to quote
+        record["http"]["request"]["id"] = request_id
     response = record["http"]["response"]
     if status is not None:
         response["status_code"] = status

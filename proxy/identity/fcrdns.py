@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -89,6 +90,33 @@ def domain_match(host: str, domains: tuple[str, ...]) -> str | None:
     return None
 
 
+class SharedVerdicts(Protocol):
+    """Verdicts other processes found (proxy.store.shared.SharedState): text with a TTL."""
+
+    async def get_verdict(self, key: str) -> str | None: ...
+
+    async def put_verdict(self, key: str, value: str, ttl: float) -> None: ...
+
+
+def encode_verdict(result: FcrdnsResult, expires: float) -> str:
+    """A conclusive result as shared: JSON with its wall-clock expiry."""
+    fields = [result.ok, result.hostname, result.domain, result.reason, expires]
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def decode_verdict(text: str, now: float) -> tuple[FcrdnsResult, float] | None:
+    """(result, seconds left) from `encode_verdict`'s text; None for anything else."""
+    try:
+        ok, hostname, domain, reason, expires = json.loads(text)
+    except (ValueError, TypeError):
+        return None
+    fields_ok = isinstance(ok, bool) and isinstance(reason, str)
+    names_ok = all(v is None or isinstance(v, str) for v in (hostname, domain))
+    if not (fields_ok and names_ok and isinstance(expires, int | float)) or expires <= now:
+        return None
+    return FcrdnsResult(ok, hostname, domain, reason), float(expires) - now
+
+
 class FcrdnsVerifier:
     """Runs and caches forward-confirmed reverse DNS checks through a `Resolver`."""
 
@@ -102,8 +130,11 @@ class FcrdnsVerifier:
         negative_ttl: float = 300.0,
         cache_size: int = 10000,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedVerdicts | None = None,
     ) -> None:
+        """`shared`: a cache other processes fill too, asked before the resolver."""
         self._resolver = resolver
+        self._shared = shared
         self._timeout = timeout
         self._semaphore = asyncio.Semaphore(concurrency)
         self._ttl, self._negative_ttl = ttl, negative_ttl
@@ -113,6 +144,7 @@ class FcrdnsVerifier:
         self._inflight: dict[_Key, asyncio.Task[FcrdnsResult]] = {}
         self.hits = 0  # answered from the cache
         self.lookups = 0  # resolver round trips started (deduplicated)
+        self.shared_hits = 0  # answered by another process's verdict
 
     def cached(self, ip: str, domains: tuple[str, ...]) -> FcrdnsResult | None:
         """The cached result, if fresh; never waits (for callers that must not block)."""
@@ -145,13 +177,15 @@ class FcrdnsVerifier:
         self.hits += 1
         return entry[1]
 
-    def _put(self, key: _Key, result: FcrdnsResult) -> None:
+    def _ttl_of(self, result: FcrdnsResult) -> float:
         if result.ok:
-            ttl = self._ttl
-        elif result.inconclusive:
-            ttl = min(self._negative_ttl, _INCONCLUSIVE_TTL)
-        else:
-            ttl = self._negative_ttl
+            return self._ttl
+        if result.inconclusive:
+            return min(self._negative_ttl, _INCONCLUSIVE_TTL)
+        return self._negative_ttl
+
+    def _put(self, key: _Key, result: FcrdnsResult, ttl: float | None = None) -> None:
+        ttl = self._ttl_of(result) if ttl is None else ttl
         self._cache[key] = (self._clock() + ttl, result)
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
@@ -159,8 +193,21 @@ class FcrdnsVerifier:
 
     async def _run(self, key: _Key) -> FcrdnsResult:
         try:
+            shared_key = json.dumps([key[0], key[1]], separators=(",", ":"))
+            if self._shared is not None:
+                found = decode_verdict(
+                    await self._shared.get_verdict(shared_key) or "", time.time()
+                )
+                if found is not None:
+                    self.shared_hits += 1
+                    self._put(key, *found)
+                    return found[0]
             result = await self._lookup(key)
             self._put(key, result)
+            if self._shared is not None and not result.inconclusive:  # a flaky resolver is ours
+                ttl = self._ttl_of(result)
+                text = encode_verdict(result, time.time() + ttl)
+                await self._shared.put_verdict(shared_key, text, ttl)
             return result
         finally:
             self._inflight.pop(key, None)

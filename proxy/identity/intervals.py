@@ -8,7 +8,10 @@ in about a second (the loader's hot loops avoid `ipaddress`).
 from __future__ import annotations
 
 import bisect
+import itertools
 import socket
+from array import array
+from collections.abc import Sequence
 
 Span = tuple[int, int, object]  # (first, last address, label)
 _FAMILY = {4: (socket.AF_INET, 32), 6: (socket.AF_INET6, 128)}
@@ -101,3 +104,40 @@ def overlay(a: list[Span], b: list[Span]) -> list[tuple[int, int, object, object
         i += in_a and a_end == end
         j += in_b and b_end == end
     return out
+
+
+BUCKET_BITS = 16  # 65,536 buckets a family: 0.5 MB of pointers, 0.25 MB of indexes
+
+
+def bucket_index[L](
+    starts: list[int], ends: list[int], labels: Sequence[L], bits: int, empty: L
+) -> tuple[list[L | None], array[int]]:
+    """A first-level index over sorted disjoint intervals of a `bits`-bit address space.
+
+    The space is cut into 2**BUCKET_BITS buckets by the top bits of an address.
+    `direct[b]` is the answer for every address of bucket b when one interval (its
+    label) or none (`empty`) covers the whole bucket, else None; then the interval
+    holding an address of b is among starts[first[b] : first[b + 1] + 1]. Most of
+    the address space is one or the other: a lookup is then one list index, and
+    otherwise a bisect over a few intervals instead of all of them.
+    """
+    shift = bits - BUCKET_BITS
+    last = (1 << shift) - 1  # an address's offset in its bucket, at most
+    buckets = 1 << BUCKET_BITS
+    direct: list[L | None] = [empty] * (buckets + 1)  # one past the end keeps lengths equal
+    counts = [0] * (buckets + 1)  # intervals starting at or before each bucket's first address
+    # One pass over the intervals, never over the buckets: loading from the cache stays fast.
+    for start, end, label in zip(starts, ends, labels, strict=True):
+        low, high = start >> shift, end >> shift
+        if start & last:  # starts inside bucket `low`: that one needs a bisect
+            direct[low] = None
+            low += 1
+        if low <= buckets:
+            counts[low] += 1
+        if end & last != last:  # ends inside bucket `high`
+            direct[high] = None
+            high -= 1
+        if low <= high:  # the buckets it covers wholly
+            direct[low : high + 1] = [label] * (high - low + 1)
+    first = array("I", [max(n - 1, 0) for n in itertools.accumulate(counts)])
+    return direct, first

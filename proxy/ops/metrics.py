@@ -12,6 +12,10 @@
     optout_timestamp_requests_total{tsa,result}  RFC 3161 requests, success or failure
     optout_checkpoints_total{result}             checkpoints written: timestamped, signed, gap
     optout_last_timestamp_seconds                when the chain head was last timestamped
+    optout_challenges_total{outcome,reason}      challenge pages, passes and failures (reasons
+                                                 are proxy.decision.challenge's closed set)
+    optout_store_errors_total{operation}         shared-store calls answered without it (--store)
+    optout_store_up                              1 while the shared store answers, else 0
 
 Label values come from closed sets (agent names from the catalogue, purposes,
 identities, actions, reload reasons) or from the status code, so a crawler cannot
@@ -45,6 +49,12 @@ class Metrics:
             "optout_requests",
             "Requests answered, by who asked and what was done.",
             (*who, "status"),
+            registry=reg,
+        )
+        self.challenges = Counter(
+            "optout_challenges",
+            "Challenge outcomes (challenged, challenge-passed, challenge-failed) and why.",
+            ("outcome", "reason"),
             registry=reg,
         )
         self.shadow = Counter(
@@ -95,6 +105,19 @@ class Metrics:
             "When a TSA last timestamped the chain head (0: never since the start).",
             registry=reg,
         )
+        self.store_errors = Counter(
+            "optout_store_errors",
+            "Calls to the shared store (--store) that failed, timed out or were skipped while "
+            "it was down, by operation: throttle, flag, flags, verdict, charge.",
+            ("operation",),
+            registry=reg,
+        )
+        self.store_up = Gauge(
+            "optout_store_up",
+            "1 while the shared store answers (or none is configured), 0 while it does not.",
+            registry=reg,
+        )
+        self.store_up.set(1)
         # The labelled children of the per-request metrics, by label values: looking
         # them up through labels() on every request cost more than counting.
         self._children: dict[tuple[str, ...], Any] = {}

@@ -87,12 +87,22 @@ def configure(fmt: str, level: str, stream: TextIO | None = None) -> None:
 
 
 def announce(message: str, fmt: str, stream: TextIO | None = None) -> None:
-    """Print the ready line: plain text, or in json format an object with `message`."""
+    """Print the ready line, whatever the level, as the other messages look: in text
+    `TIME INFO optout: …` (a banner's further lines follow as they are), in json an object."""
     if fmt == "json":
         when = datetime.now(UTC).timestamp()
         entry = {"@timestamp": _iso(when), "log.level": "info", "message": message}
         message = json.dumps(entry, ensure_ascii=False)
+    else:
+        record = logging.LogRecord("optout", logging.INFO, "", 0, "%s", (message,), None)
+        message = logging.Formatter(TEXT_FORMAT).format(record)
     print(message, file=stream or sys.stderr, flush=True)
+
+
+def line(message: str, level: str) -> str:
+    """One message as a json-format line, for output made outside the logging tree."""
+    entry = {"@timestamp": _iso(time.time()), "log.level": level, "log.logger": "optout"}
+    return json.dumps({**entry, "message": message}, ensure_ascii=False)
 
 
 def _iso(timestamp: float) -> str:

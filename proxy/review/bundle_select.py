@@ -18,8 +18,9 @@ from typing import IO, Any
 
 from proxy.evidence.chain import SHA256
 from proxy.evidence.checkpoints import ACTION as CHECKPOINT
-from proxy.evidence.logfiles import iter_lines
-from proxy.review.files import ReviewError, in_window, progress
+from proxy.evidence.logfiles import iter_blocks, loads
+from proxy.review.files import ReviewError, in_window
+from proxy.review.progress import files_read
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +91,49 @@ class Scan:
 def scan(files: Sequence[Path], want: Request, out: Scan) -> Scan:
     network = check_request(want)
     needle = want.needle()
-    before: tuple[Path, int, bytes] | None = None
-    for path, number, raw in progress(iter_lines(files), "evidence"):
-        match = (needle is None or needle in raw) and _matches(json.loads(raw), want, network, out)
-        if match and not out.count and before is not None:
-            _segment_line(out, *before)
+    walk = _Lines(want, network, out)
+    for path in files_read(files, "evidence"):
+        number = 0
+        for block in iter_blocks(path):
+            if needle is None:
+                for raw in block.split(b"\n"):
+                    number += 1
+                    walk.line(path, number, raw)
+                continue
+            # Only the lines holding the needle are decoded; the runs of lines between
+            # them go to the segment whole.
+            pos = 0
+            while (hit := block.find(needle, pos)) >= 0:
+                start = block.rfind(b"\n", pos, hit) + 1 if hit > pos else pos
+                start = max(start, pos)
+                if start > pos:
+                    number = walk.bulk(path, number, block[pos : start - 1])
+                end = block.find(b"\n", hit)
+                end = len(block) if end < 0 else end
+                number += 1
+                walk.line(path, number, block[start:end])
+                pos = end + 1
+            if pos <= len(block):
+                number = walk.bulk(path, number, block[pos:])
+    out.at_end = out.pending  # nothing followed the last match: it is the log's last line
+    return out
+
+
+class _Lines:
+    """The scan, line by line, and for a run of lines none of which can match."""
+
+    def __init__(self, want: Request, network: Any, out: Scan) -> None:
+        self.want, self.network, self.out = want, network, out
+        self.needle = want.needle()
+        self.before: tuple[Path, int, bytes] | None = None
+
+    def line(self, path: Path, number: int, raw: bytes) -> None:
+        out, needle = self.out, self.needle
+        match = (needle is None or needle in raw) and _matches(
+            loads(raw), self.want, self.network, out
+        )
+        if match and not out.count and self.before is not None:
+            _segment_line(out, *self.before)
         if match or out.count:
             _segment_line(out, path, number, raw)
             if out.pending:
@@ -109,16 +148,42 @@ def scan(files: Sequence[Path], want: Request, out: Scan) -> Scan:
             out.pending, out.sealed = True, False
             out.keep()
         elif not out.count:
-            before = (path, number, raw)
-    out.at_end = out.pending  # nothing followed the last match: it is the log's last line
-    return out
+            self.before = (path, number, raw)
+
+    def bulk(self, path: Path, number: int, run: bytes) -> int:
+        """The lines after line `number` (joined by newlines), none a match: kept, or
+        written to the segment at once. Returns the number of the run's last line."""
+        out = self.out
+        if not out.count:
+            count = run.count(b"\n") + 1
+            self.before = (path, number + count, run.rpartition(b"\n")[2])
+            return number + count
+        if out.pending:  # the successor of a match: it closes the match's proof
+            first, newline, run = run.partition(b"\n")
+            number += 1
+            self.line(path, number, first)
+            if not newline:
+                return number
+        if not out.sealed and _CHECKPOINT in run:  # a checkpoint may seal the matches
+            for raw in run.split(b"\n"):
+                number += 1
+                self.line(path, number, raw)
+            return number
+        count = run.count(b"\n") + 1
+        span = out.spans.setdefault(path.name, [number + 1, number + 1])
+        span[1] = number + count
+        out.segment.write(run + b"\n")
+        return number + count
+
+
+_CHECKPOINT = b'"action":"' + CHECKPOINT.encode() + b'"'
 
 
 def _covers(raw: bytes, sequence: int) -> bool:
-    if b'"action":"' + CHECKPOINT.encode() + b'"' not in raw:
+    if _CHECKPOINT not in raw:
         return False
     try:
-        named = json.loads(raw)["optout"]["checkpoint"]["sequence"]
+        named = loads(raw)["optout"]["checkpoint"]["sequence"]
     except (ValueError, KeyError, TypeError):
         return False
     return isinstance(named, int) and named >= sequence

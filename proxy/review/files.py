@@ -1,22 +1,25 @@
-"""Which files a review reads, the time window, and progress on a terminal.
+"""Which files a review reads, as which chains, and the time window.
 
 FILES name logs the way an operator thinks of them: the current file stands for
 the whole log, rotated and gzipped files included (proxy.evidence.logfiles knows the
 rotation scheme), so `optout logs summary` with no argument covers everything the
 proxy still keeps. Without FILES the log is --log / OPTOUT_LOG, as for the proxy.
+With `optout run --workers N`, worker i writes `access-<i>.jsonl` beside
+`access.jsonl`, with its own chain and chain head (`chain-head-<i>.json`): the
+log stands for those too, read chain by chain (`chains`) where the chain matters.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from proxy.evidence.logfiles import chain_order, log_files
+from proxy.evidence.chain import HEAD_FILE, head_file
+from proxy.evidence.logfiles import chain_order, log_files, log_name, worker_logs, worker_of
 from proxy.settings import lookup
 
-PROGRESS_EVERY = 100_000
 NO_LOG = (
     "no log to read: the log is written to standard output ('-', the default of "
     "--log / OPTOUT_LOG), which is not kept: give FILES, or the --log FILE / OPTOUT_LOG "
@@ -45,19 +48,57 @@ def resolve(
     for name in names:
         path = Path(name)
         expanded = [p for p in log_files(path) if p.is_file()] or ([path] if path.is_file() else [])
+        for _, worker in worker_logs(path):  # `--workers N` writes one log per worker
+            expanded += [p for p in log_files(worker) if p.is_file()]
         if not expanded:
             raise ReviewError(
                 f"no such log file: {name} (no log at that path, nor rotated from it)"
             )
         found.update(dict.fromkeys(expanded))
-    return chain_order(list(found))
+    return [f for chain in chains(list(found)) for f in chain.files]
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """One hash chain's files in chain order: a log's, or one worker's of `--workers N`."""
+
+    name: str  # the log's name: access.jsonl, access-2.jsonl
+    worker: int | None
+    files: tuple[Path, ...]
+
+    def head(self, state: Path) -> Path:
+        """Its chain head in the state dir; a log merely named like a worker's keeps the
+        plain one."""
+        own, plain = state / head_file(self.worker), state / HEAD_FILE
+        return own if self.worker is None or own.exists() or not plain.exists() else plain
+
+
+def chains(files: Sequence[Path]) -> list[Chain]:
+    """The files grouped by the log they belong to, each group in chain order, by name."""
+    groups: dict[tuple[Path, str], list[Path]] = {}
+    for path in files:
+        groups.setdefault((path.parent, log_name(path)), []).append(path)
+    return [
+        Chain(name, worker_of(name), tuple(chain_order(group)))
+        for (_, name), group in sorted(groups.items(), key=lambda g: _chain_key(*g[0]))
+    ]
+
+
+def _chain_key(parent: Path, name: str) -> tuple[str, int, str]:
+    worker = worker_of(name)
+    return (str(parent), -1 if worker is None else worker, name)
 
 
 def describe(files: Sequence[Path]) -> str:
-    """Which files a command read, for its stderr: all of them, or the first and last."""
+    """Which files a command read, for its stderr: all of them, or the first and last;
+    with the logs of several workers, also which chains."""
     names = [str(f) for f in files]
     shown = ", ".join(names) if len(names) <= 4 else f"{names[0]}, ... {names[-1]}"
-    return f"read {len(names)} file(s): {shown}"
+    found = chains(files)
+    if len(found) < 2:
+        return f"read {len(names)} file(s): {shown}"
+    each = ", ".join(f"{c.name} ({len(c.files)})" for c in found)
+    return f"read {len(names)} file(s) of {len(found)} chains: {each}: {shown}"
 
 
 def parse_time(text: str | None, *, end: bool = False) -> str | None:
@@ -87,16 +128,3 @@ def in_window(ts: str | None, since: str | None, until: str | None) -> bool:
     if ts is None:
         return since is None and until is None
     return (since is None or ts >= since) and (until is None or ts < until)
-
-
-def progress[T](items: Iterable[T], what: str, every: int = PROGRESS_EVERY) -> Iterator[T]:
-    """Yield `items`, counting them on stderr every `every` when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        yield from items
-        return
-    count = 0
-    for count, item in enumerate(items, 1):
-        if count % every == 0:
-            print(f"\roptout: {what}: {count:,} records", end="", file=sys.stderr, flush=True)
-        yield item
-    print(f"\roptout: {what}: {count:,} records", file=sys.stderr, flush=True)

@@ -7,15 +7,16 @@ files) and states the verdict before anything else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 
 from proxy.evidence.chain import HEAD_FILE, Head, load_head
-from proxy.evidence.chainverify import VerifyResult, verify_lines
-from proxy.evidence.checkpoints import Seen, watch
-from proxy.evidence.logfiles import iter_lines
+from proxy.evidence.chainverify import VerifyResult
+from proxy.evidence.checkpoints import Seen
+from proxy.evidence.verifyfiles import verify_files
+from proxy.review.files import chains
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,18 +25,38 @@ class Integrity:
     seen: Seen
     head: Head | None
     head_problem: str | None = None  # the state dir's chain head could not be read
+    chain: str | None = None  # one of several chains (`--workers N`): its log's name
 
 
-def check(files: Sequence[Path], state: Path, key: bytes | None = None) -> Integrity:
+def check(
+    files: Sequence[Path],
+    state: Path,
+    key: bytes | None = None,
+    head_path: Path | None = None,
+    done: Callable[[Path], None] | None = None,
+) -> Integrity:
     """Verify `files` (in chain order) and, when the state dir holds one, the chain head."""
     head, problem = None, None
     try:
-        head = load_head(state / HEAD_FILE)
+        head = load_head(head_path or state / HEAD_FILE)
     except (OSError, ValueError) as e:
         problem = f"the chain head in {state} cannot be read: {e}"
     seen = Seen()
-    result = verify_lines(watch(iter_lines(files), seen), key, head)
+    result = verify_files(files, key, head, seen, done=done)
     return Integrity(result, seen, head, problem)
+
+
+def check_all(
+    files: Sequence[Path],
+    state: Path,
+    key: bytes | None = None,
+    done: Callable[[Path], None] | None = None,
+) -> list[Integrity]:
+    """Each chain of `files` verified on its own, against its own head."""
+    found = chains(files)
+    if len(found) == 1:
+        return [check(found[0].files, state, key, found[0].head(state), done)]
+    return [replace(check(c.files, state, key, c.head(state), done), chain=c.name) for c in found]
 
 
 def lines(found: Integrity) -> tuple[str, list[str]]:
@@ -82,7 +103,15 @@ def _checkpoints(seen: Seen) -> list[str]:
     ]
 
 
-def html(found: Integrity) -> str:
-    verdict, sentences = lines(found)
-    items = "".join(f"<li>{escape(s)}</li>" for s in sentences)
-    return f'<section id="integrity" class="integrity {verdict}"><ul>{items}</ul></section>'
+def html(found: Integrity | Sequence[Integrity]) -> str:
+    """One section; with several chains, the worst verdict and each chain's sentences."""
+    each = [found] if isinstance(found, Integrity) else list(found)
+    verdicts, items = [], []
+    for one in each:
+        verdict, sentences = lines(one)
+        verdicts.append(verdict)
+        prefix = f"Chain {one.chain}: " if one.chain else ""
+        items += [f"<li>{escape(prefix + s)}</li>" for s in sentences]
+    worst = next((v for v in ("bad", "warn") if v in verdicts), "ok")
+    body = "".join(items)
+    return f'<section id="integrity" class="integrity {worst}"><ul>{body}</ul></section>'

@@ -13,8 +13,9 @@ flags them.
 
 from __future__ import annotations
 
-import sys
-import time
+import atexit
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,7 @@ FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "path": (("url", "path"), "VARCHAR"),
     "query": (("url", "query"), "VARCHAR"),
     "method": (("http", "request", "method"), "VARCHAR"),
+    "ref": (("http", "request", "id"), "VARCHAR"),  # the reference a block page quoted
     "status": (("http", "response", "status_code"), "INTEGER"),
     "bytes": (("http", "response", "body", "bytes"), "BIGINT"),
     "ua": (("user_agent", "original"), "VARCHAR"),
@@ -54,7 +56,9 @@ FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     "trap": (("optout", "trap"), "VARCHAR"),
     "undeclared_operator": (("optout", "undeclared_operator"), "VARCHAR"),
     "crawler_range": (("optout", "crawler_range"), "VARCHAR"),
+    "outcome": (("optout", "outcome"), "VARCHAR"),  # challenged, challenge-passed, blocked...
 }
+_SPILL: list[str] = []
 SUMMARY_FIELDS = ("ts", "action", "bytes", "path", "agent", "operator", "purpose", "identity")
 Tree = dict[str, "Tree | str"]
 
@@ -64,7 +68,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """A connection with views over `files`: `everything`, `records` (no gaps) and `gaps`."""
     # DuckDB's progress bar goes to standard output, which carries our data.
-    con = duckdb.connect()
+    con = duckdb_connect()
     con.execute("SET enable_progress_bar = false")
     source = _raw_source(files) if raw else _typed_source(files, (*fields, "action", "ts"))
     # A line that is not JSON comes out of ignore_errors as a row of NULLs: no record.
@@ -79,6 +83,22 @@ def connect(
     )
     con.execute("CREATE VIEW gaps AS SELECT * FROM everything WHERE action = 'log-gap'")
     return con
+
+
+def duckdb_connect() -> duckdb.DuckDBPyConnection:
+    """DuckDB spilling to a directory of its own (not `.tmp` where the command runs).
+
+    No memory limit: at 200 MB the JSON reader's buffers (32 MB a thread) ran out of
+    room on a million records and the command failed, which is worse than memory."""
+    return duckdb.connect(config={"temp_directory": _spill_dir()})
+
+
+def _spill_dir() -> str:
+    """A private temporary directory, removed when the command ends."""
+    if not _SPILL:
+        _SPILL.append(tempfile.mkdtemp(prefix="optout-review-"))
+        atexit.register(shutil.rmtree, _SPILL[0], ignore_errors=True)
+    return _SPILL[0]
 
 
 def _typed_source(files: Sequence[Path], fields: Sequence[str]) -> str:
@@ -131,19 +151,3 @@ def _paths(files: Sequence[Path]) -> str:
 def _lit(text: str) -> str:
     """A SQL string literal (paths and types are ours, but a path may hold a quote)."""
     return "'" + text.replace("'", "''") + "'"
-
-
-class Timer:
-    """On a terminal, says on stderr what is being read and how long it took."""
-
-    def __init__(self, what: str, files: Sequence[Path]) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.started = time.perf_counter()
-        if self.enabled:
-            size = sum(f.stat().st_size for f in files if f.exists()) / 1e6
-            print(f"optout: {what}: {len(files)} file(s), {size:.1f} MB ...", file=sys.stderr)
-
-    def done(self, detail: str = "") -> None:
-        if self.enabled:
-            took = time.perf_counter() - self.started
-            print(f"optout: done in {took:.1f} s{detail}", file=sys.stderr)

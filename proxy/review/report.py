@@ -21,10 +21,15 @@ import duckdb
 from proxy import __version__
 from proxy.review import changes, charts, integrity, query, violations
 from proxy.review.summary import Summary, summarise, window
-from proxy.review.suspicious import find_suspicious
+from proxy.review.suspicious import SUSPICIOUS_FIELDS, find_suspicious
 from proxy.review.suspicious import html as suspicious_html
 from proxy.review.text import Cell, cell, megabytes
 
+# The columns the page reads: the summary's, the suspicious section's, and its own.
+REPORT_FIELDS = tuple(
+    dict.fromkeys((*query.SUMMARY_FIELDS, *SUSPICIOUS_FIELDS, "ip", "ua", "failure", "outcome"))
+)
+SPOOF_ONLY = ("ip", "ua", "failure")
 TOP_AGENTS = 6
 TOP_PATHS = 12
 MAX_ROWS = 200
@@ -38,13 +43,23 @@ def build(
     since: str | None = None,
     until: str | None = None,
     key: bytes | None = None,
+    checked: Sequence[integrity.Integrity] | None = None,
 ) -> str:
-    """The report page for `files` in [since, until); `key` verifies a keyed chain."""
-    chain = integrity.check(files, state, key)  # the whole files, whatever the window
-    con = query.connect(files)
+    """The report page for `files` in [since, until); `key` verifies a keyed chain.
+
+    `checked`: the files' chains already verified (integrity.check_all)."""
+    # The whole files, whatever the window.
+    chain = checked if checked is not None else integrity.check_all(files, state, key)
+    con = query.connect(files, fields=REPORT_FIELDS)
+    con.execute("SET preserve_insertion_order = false")  # less memory; every query sorts
     where, params = window(since, until)
-    # One scan of the log into memory; every chart and table then reads the table.
-    con.execute(f"CREATE TABLE kept AS SELECT * FROM everything WHERE {where}", params)  # noqa: S608
+    # One scan of the log into memory; every chart and table then reads the table. The
+    # address, user agent and verification failure are shown for spoofed requests only.
+    spoofed = ", ".join(f"CASE WHEN identity = 'spoofed' THEN {c} END AS {c}" for c in SPOOF_ONLY)
+    con.execute(
+        f"CREATE TABLE kept AS SELECT * REPLACE ({spoofed}) FROM everything WHERE {where}",  # noqa: S608
+        params,
+    )
     con.execute("CREATE OR REPLACE VIEW everything AS SELECT * FROM kept")
     con.execute(
         "CREATE OR REPLACE VIEW records AS "
@@ -99,12 +114,31 @@ def _tiles(summary: Summary, found: violations.Findings, con: duckdb.DuckDBPyCon
         ("spoofed requests", f"{spoofed:,}", "bad" if spoofed else ""),
         ("violations", f"{len(found.violations):,}", "bad" if found.violations else ""),
         ("log gaps", f"{summary.gaps:,}", "bad" if summary.gaps else ""),
+        *_challenge_tiles(con),
     ]
     return "".join(
         f'<div class="tile {cls}" id="tile-{escape(name.replace(" ", "-"))}">'
         f'<div class="value">{value}</div><div class="name">{escape(name)}</div></div>'
         for name, value, cls in tiles
     )
+
+
+def _challenge_tiles(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """Challenges issued, passed and failed (`action: challenge`); none if no rule challenged."""
+    counts = dict(
+        con.execute(
+            "SELECT outcome, count(*) FROM records WHERE outcome IN "
+            "('challenged', 'challenge-passed', 'challenge-failed') GROUP BY outcome"
+        ).fetchall()
+    )
+    if not counts:
+        return []
+    failed = counts.get("challenge-failed", 0)
+    return [
+        ("challenged", f"{counts.get('challenged', 0):,}", ""),
+        ("challenges passed", f"{counts.get('challenge-passed', 0):,}", ""),
+        ("challenges failed", f"{failed:,}", "bad" if failed else ""),
+    ]
 
 
 def _over_time(con: duckdb.DuckDBPyConnection, unit: int, labels: Sequence[str]) -> str:
@@ -180,6 +214,12 @@ def _violations(found: violations.Findings) -> str:
     more = len(found.violations) - len(rows)
     if more > 0:
         html += f'<p class="note">and {more:,} more: see <code>optout logs violations</code></p>'
+    if found.allowed:  # not violations: the label's own rules let them in
+        html += (
+            f'<p class="note" id="allowed-after-reservation">{len(found.allowed):,} request(s) '
+            "were served after the TDM reservation was shown because the policy allowed them: "
+            "see <code>optout logs violations</code></p>"
+        )
     if found.never_fetched_robots:
         names = escape(", ".join(found.never_fetched_robots))
         html += (

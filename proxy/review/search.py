@@ -3,24 +3,31 @@
 JSON output is each record's line exactly as logged (DuckDB's read_ndjson_objects
 keeps the text), so what search prints can be checked against the chain.
 --path is a prefix, or a glob when it holds *, ? or [ (`/releases/*.mp3`); --ip is
-an address or a network (`203.0.113.0/24`).
+an address or a network (`203.0.113.0/24`); --ref is the reference a block page
+gave (`http.request.id`) or a record's sequence number.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from proxy.review import query
-from proxy.review.files import ReviewError
+from proxy.review.files import ReviewError, chains
 from proxy.review.summary import window
 from proxy.review.text import table
 
 _GLOB = frozenset("*?[")
+_REF = re.compile(r"\d+|[0-9a-f]{16}")  # proxy.decision.blockpage.reference, or event.sequence
 _COLUMNS = "ts, ip, agent, identity, action, status, path, query"
+# What the filters and the table read: fewer fields parse faster (--json keeps the raw line).
+_FIELDS: tuple[str, ...] = ("ts", "seq", "ip", "agent", "identity", "action", "status", "path")
+_FIELDS += ("query", "purpose")
+_FIELDS += tuple(f for f in ("ref",) if f in query.FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +40,7 @@ class Filters:
     path: str | None = None
     since: str | None = None
     until: str | None = None
+    ref: str | None = None  # a block page's reference (http.request.id) or a sequence number
 
 
 def where(filters: Filters) -> tuple[str, list[object]]:
@@ -46,6 +54,15 @@ def where(filters: Filters) -> tuple[str, list[object]]:
     if filters.ip is not None and _network(filters.ip) is None:
         clause += " AND ip = ?"
         params.append(filters.ip)
+    if filters.ref is not None:
+        ref = filters.ref.strip().lower()
+        if _REF.fullmatch(ref) is None:  # a typo must not find nothing without a word
+            raise ReviewError(
+                f"--ref {filters.ref!r}: a block page's reference is 16 hex digits "
+                "(such as 355bf7c37e81a97f), or give a record's sequence number"
+            )
+        clause += " AND seq = ?" if ref.isdigit() else " AND ref = ?"
+        params.append(int(ref) if ref.isdigit() else ref)
     if filters.path is not None:
         glob = bool(_GLOB & set(filters.path))
         clause += " AND path GLOB ?" if glob else " AND starts_with(path, ?)"
@@ -70,9 +87,11 @@ def search(
     network = _network(filters.ip) if filters.ip else None
     columns = _COLUMNS + (", raw" if raw else "")
     sql = f"SELECT {columns} FROM records WHERE {clause}"  # noqa: S608 - values are parameters
+    if len(chains(files)) > 1:  # the logs of several workers: merged by time
+        sql += " ORDER BY ts, seq"
     if limit is not None and network is None:
         sql += f" LIMIT {int(limit)}"
-    cursor = query.connect(files, raw=raw).execute(sql, params)
+    cursor = query.connect(files, raw=raw, fields=_FIELDS).execute(sql, params)
     count = 0
     while batch := cursor.fetchmany(10_000):
         for row in batch:

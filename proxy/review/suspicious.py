@@ -31,6 +31,7 @@ MAX_GROUPS = 50
 _WHERE = f"""(identity = 'undeclared' OR len(coalesce(signals_seen, [])) > 0
   OR len(coalesce(flagged, [])) > 0 OR trap = 'hit'
   OR (agent IS NULL AND provider IS NOT NULL AND provider <> '{RESIDENTIAL}'))"""
+SUSPICIOUS_WHERE = _WHERE  # every row the section reads (proxy.review.summary keeps them)
 _GROUPS = f"""
 SELECT coalesce(provider, '-'), coalesce(client_family, '-'),
   coalesce(array_to_string(list_sort(signals_seen), ', '), ''),

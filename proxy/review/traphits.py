@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from proxy.review.files import ReviewError, in_window
+from proxy.review.query import duckdb_connect
 from proxy.review.text import table
 
 _COLUMNS = (
@@ -70,7 +69,7 @@ def find(
         raise ReviewError("no log files to read")
     paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
     sql = _SELECT.format(files=paths, columns=_COLUMNS)
-    con = duckdb.connect()
+    con = duckdb_connect()
     con.execute("SET enable_progress_bar = false")
     rows = con.execute(sql).fetchall()
     return [_hit(row) for row in rows if in_window(row[0], since, until)]

@@ -1,25 +1,29 @@
 """`optout logs violations`: what a crawler fetched against what it was told at the time.
 
-Two kinds, each with its evidence:
+Two lists, each entry with its evidence:
 
-* robots.txt: a request to a path that the robots.txt *served to that agent at
-  that time* (its latest robots.txt response on the same host before the
+* Violations, what broke robots.txt: a request to a path that the robots.txt
+  *served to that agent at that time* (its latest robots.txt response on the same host before the
   request, kept by content hash in `<state>/served/`) disallowed for the
   agent's robots tokens. The current file is never used: rules change, and a
   path allowed when it was fetched is no violation even if it is disallowed now
   (and the reverse). An agent that never fetched robots.txt is not charged with
-  ignoring it; the result names such agents.
-* tdm-reservation: a request answered with content (2xx, allowed) after an
-  earlier response to the same agent on the same host carried a TDM
-  reservation. A reservation is made per site, so one host's does not count
-  for another. By default only AI agents (purposes ai-*) are reported: the
-  reservation is against text and data mining, and search engines are let in
-  on purpose.
+  ignoring it; the result names such agents. Whether the proxy then blocked the
+  request or served it, the crawler broke robots.txt.
+* What the policy allowed after the reservation (tdm-reservation): a request
+  answered with content (2xx, allowed) after an earlier response to the same
+  agent on the same host carried a TDM reservation, listed with the rule that let
+  it through. The label's own rules admitted it, so it is not called a violation;
+  it is what a reviewer checks the policy against. A reservation is made per
+  site, so one host's does not count for another. By default only AI agents
+  (purposes ai-*) are listed: the reservation is against text and data mining,
+  and search engines are let in on purpose.
 
-Requests for the signal files themselves (robots.txt, ai.txt, /.well-known/)
-are never violations: the proxy serves them to everyone so the reservation can
-be read. Spoofed requests are reported under the agent they claim, with their
-identity, so a reviewer can tell them apart.
+Always-free requests (robots.txt, ai.txt, /.well-known/, sitemaps, the licence
+documents: every record with the rule `always-free`) are in neither list: the
+proxy serves them to everyone so the reservation can be read. Spoofed requests
+are reported under the agent they claim, with their identity, so a reviewer can
+tell them apart.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from typing import Any
 
 from protego import Protego
 
+from proxy.decision.decide import ALWAYS_FREE
 from proxy.review import query, traphits
-from proxy.review.files import in_window, progress
+from proxy.review.files import in_window
 from proxy.review.text import table
 from proxy.store.documents import DocumentStore
 
@@ -43,7 +48,7 @@ SIGNAL_PATHS = ("/robots.txt", "/ai.txt", "/security.txt", "/.well-known/")
 AI_PURPOSES = ("ai-training", "ai-search", "ai-assistant")
 
 _SELECT = """
-SELECT agent, domain, ts, seq, identity, ip, path, query, action, status, purpose,
+SELECT agent, domain, ts, seq, identity, ip, path, query, action, status, purpose, rule,
   coalesce(list_contains(signals, 'tdm-reservation'), false), served_kind, served_sha256
 FROM records WHERE agent IS NOT NULL ORDER BY agent, domain, ts, seq
 """
@@ -62,6 +67,7 @@ class Violation:
     status: int | None
     kind: str  # ROBOTS or TDM
     evidence: dict[str, str]
+    rule: str | None = None  # the rule that decided the request (blocked it, or let it in)
 
     def describe(self) -> str:
         if self.kind == ROBOTS:
@@ -72,7 +78,8 @@ class Violation:
 
 @dataclass(slots=True)
 class Findings:
-    violations: list[Violation] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)  # broke robots.txt
+    allowed: list[Violation] = field(default_factory=list)  # TDM: the policy let them in
     never_fetched_robots: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     trap_hits: list[traphits.TrapHit] = field(default_factory=list)  # listed first
@@ -81,6 +88,7 @@ class Findings:
         return {
             "trap_hits": [asdict(h) for h in self.trap_hits],
             "violations": [asdict(v) for v in self.violations],
+            "allowed_after_reservation": [asdict(v) for v in self.allowed],
             "never_fetched_robots_txt": self.never_fetched_robots,
             "notes": self.notes,
         }
@@ -101,9 +109,10 @@ def find(
     con = query.connect(files)
     rows = _rows(con.execute(_SELECT))
     checker = _Checker(DocumentStore(state), tokens, opts)
-    for (agent, _domain), group in groupby(progress(rows, "violations"), lambda r: (r[0], r[1])):
+    for (agent, _domain), group in groupby(rows, lambda r: (r[0], r[1])):
         checker.walk(agent, group)
     checker.findings.violations.sort(key=lambda v: (v.time, v.sequence or 0))
+    checker.findings.allowed.sort(key=lambda v: (v.time, v.sequence or 0))
     checker.finish()
     checker.findings.trap_hits = traphits.find(files, opts.since, opts.until)
     return checker.findings
@@ -130,10 +139,12 @@ class _Checker:
         shown: str | None = None  # first TDM reservation shown
         check_tdm = self.opts.purposes is None
         for _, domain, ts, seq, identity, ip, path, qs, action, status, purpose, *rest in rows:
-            reserved, kind, sha = rest
+            rule, reserved, kind, sha = rest
             check_tdm = check_tdm or purpose in (self.opts.purposes or ())
-            if self._wanted(agent, ts) and not path.startswith(SIGNAL_PATHS):
-                base = (ts, seq, agent, identity, ip, domain, path + (f"?{qs}" if qs else ""))
+            free = rule == ALWAYS_FREE.rule or path.startswith(SIGNAL_PATHS)
+            if self._wanted(agent, ts) and not free:
+                path_qs = path + (f"?{qs}" if qs else "")
+                base = (ts, seq, agent, identity, ip, domain, path_qs, rule)
                 if robots is not None and self._disallowed(robots[0], agent, domain, base[6]):
                     evidence = {"sha256": robots[0], "served_at": robots[1]}
                     self._add(base, action, status, ROBOTS, evidence)
@@ -159,10 +170,11 @@ class _Checker:
     def _add(
         self, base: tuple[Any, ...], action: str, status: int, kind: str, ev: dict[str, str]
     ) -> None:
-        ts, seq, agent, identity, ip, domain, path = base
-        self.findings.violations.append(
-            Violation(ts, seq, agent, identity, ip, domain, path, action, status, kind, ev)
+        ts, seq, agent, identity, ip, domain, path, rule = base
+        found = Violation(
+            ts, seq, agent, identity, ip, domain, path, action, status, kind, ev, rule
         )
+        (self.findings.violations if kind == ROBOTS else self.findings.allowed).append(found)
 
     def _disallowed(self, sha: str, agent: str, domain: str | None, path: str) -> bool:
         robots = self._robots(sha)
@@ -191,15 +203,25 @@ class _Checker:
 
 
 def render(findings: Findings) -> str:
-    """The violations as an aligned table, then what was not checked and why."""
+    """Trap hits, what broke robots.txt, what the policy allowed after the reservation,
+    then what was not checked and why."""
     rows = [
-        [v.time, v.agent, v.identity, v.ip, v.path, v.status, v.kind, v.describe()]
+        [v.time, v.agent, v.identity, v.ip, v.path, v.status, v.rule, v.describe()]
         for v in findings.violations
     ]
-    headers = ["time", "agent", "identity", "ip", "path", "status", "violated", "evidence"]
+    headers = ["time", "agent", "identity", "ip", "path", "status", "rule", "evidence"]
     text = traphits.render(findings.trap_hits) if findings.trap_hits else ""
+    text += "Broke robots.txt:\n"
     text += table(headers, rows) if rows else "no violations found\n"
     text += f"\n{len(rows)} violation(s)\n"
+    allowed = [
+        [v.time, v.agent, v.identity, v.ip, v.path, v.status, v.rule, v.describe()]
+        for v in findings.allowed
+    ]
+    if allowed:
+        text += "\nServed after the TDM reservation was shown, allowed by the policy's rule:\n"
+        text += table(headers, allowed)
+        text += f"\n{len(allowed)} request(s) the policy allowed\n"
     if findings.never_fetched_robots:
         text += (
             "never fetched robots.txt, so no robots.txt violation is claimed for: "

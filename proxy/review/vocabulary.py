@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from proxy.evidence.logfiles import iter_lines
+from proxy.evidence.logfiles import iter_blocks
 from proxy.model import Action, Identity, Purpose
 from proxy.review.files import ReviewError
 
@@ -73,16 +73,35 @@ def unreadable(files: Sequence[Path], limit: int = 5) -> tuple[list[str], int]:
     """file:line of lines that are not JSON records (the first `limit`), and how many."""
     found: list[str] = []
     count = 0
-    for path, number, raw in iter_lines(files):
-        line = raw.strip()
-        if line.startswith(b"{") and line.endswith(b"}") and _is_object(line):
-            continue
-        if not line:
-            continue
-        count += 1
-        if len(found) < limit:
-            found.append(f"{path}:{number}")
+    for path in files:
+        number = 0
+        for block in iter_blocks(path):
+            if _all_records(block):  # the common case, without a loop over the lines
+                number += block.count(b"\n") + 1
+                continue
+            for raw in block.split(b"\n"):
+                number += 1
+                line = raw.strip()
+                if line.startswith(b"{") and line.endswith(b"}") and _is_object(line):
+                    continue
+                if not line:
+                    continue
+                count += 1
+                if len(found) < limit:
+                    found.append(f"{path}:{number}")
     return found, count
+
+
+def _all_records(block: bytes) -> bool:
+    """Whether every line of the block is shaped like a record: `{` to `}` with an
+    "@timestamp" key (no line can hide a newline: it ends the line)."""
+    lines = block.count(b"\n") + 1
+    return (
+        block.startswith(b"{")
+        and block.endswith(b"}")
+        and block.count(b"}\n{") == lines - 1
+        and block.count(b'"@timestamp"') == lines
+    )
 
 
 def _is_object(line: bytes) -> bool:

@@ -70,6 +70,8 @@ class LogWriter:
         compress: bool = True,
         clock: Callable[[], float] = time.time,
         sync_interval: float = 1.0,
+        head_file: str = HEAD_FILE,
+        worker: int | None = None,
     ) -> None:
         """`target` is a file path, or '-' for standard output (never rotated).
 
@@ -79,6 +81,9 @@ class LogWriter:
         seconds, and always on flush and close: syncing every small batch cost a
         quarter of the proxy's time under load, and a crash can lose at most the
         last second of records, which the chain head then does not vouch for.
+
+        `head_file` names the chain head in `state_dir`, and `worker` (of `--workers`)
+        goes into every line as `optout.worker`: each worker writes its own chain.
         """
         if max_bytes < 1 or keep < 0:
             raise ValueError("max_bytes must be positive and keep not negative")
@@ -88,6 +93,7 @@ class LogWriter:
         self.max_bytes, self.keep, self.compress = max_bytes, keep, compress
         self._path = None if target == "-" else Path(target)
         self._state, self._key, self._clock = state_dir, hmac_key, clock
+        self._head_file, self._worker = head_file, worker
         self._chain = ChainWriter(hmac_key)
         self._gap: tuple[int, int] | None = None  # sequence numbers lost, not yet told
         self._fd: int | None = None
@@ -168,10 +174,10 @@ class LogWriter:
         chain = self._chain
         sequence, prev = chain.sequence, chain.prev
         gap = self._gap
-        lines = [chain.stamp(self._gap_record(*gap))] if gap is not None else []
+        lines = [chain.stamp(self._tagged(self._gap_record(*gap)))] if gap is not None else []
         for record in batch:
             try:
-                lines.append(chain.stamp(record))
+                lines.append(chain.stamp(self._tagged(record)))
             except (TypeError, ValueError) as e:  # a record that is not JSON: a bug upstream
                 self.lost += 1
                 self._report(f"record not serialisable ({e}); {self.lost} records lost so far")
@@ -196,6 +202,11 @@ class LogWriter:
         self._dirty = True
         if time.monotonic() - self._synced >= self._sync_interval:
             self._sync()
+
+    def _tagged(self, record: dict[str, Any]) -> dict[str, Any]:
+        if self._worker is None:
+            return record
+        return {**record, "optout": {**record.get("optout", {}), "worker": self._worker}}
 
     def _sync_due(self) -> float | None:
         """Seconds until written records must be synced and vouched for; None: none wait.
@@ -343,7 +354,7 @@ class LogWriter:
             return
         try:
             self._state.mkdir(parents=True, exist_ok=True)
-            save_head(self._state / HEAD_FILE, self._chain.head)
+            save_head(self._state / self._head_file, self._chain.head)
         except OSError as e:
             self._report(f"cannot save the chain head in {self._state}: {e}")
 
@@ -352,7 +363,7 @@ class LogWriter:
         head = None
         if self._state is not None:
             try:
-                head = load_head(self._state / HEAD_FILE)
+                head = load_head(self._state / self._head_file)
             except (OSError, ValueError) as e:
                 self._report(f"chain head unreadable, continuing from the log: {e}")
         last = self._last_on_disk(everything=head is None)

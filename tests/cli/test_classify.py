@@ -194,12 +194,12 @@ def test_piped_output_is_json_lines_and_a_table_on_request() -> None:
     )
     header, rule, row = shown.stdout.splitlines()
     assert header.split() == [
-        "user", "agent", "agent", "operator", "purpose", "identity", "action", "rule",
+        "user", "agent", "agent", "operator", "purpose", "identity", "score", "action", "rule",
         "outcome", "status",
     ]  # fmt: skip
     assert set(rule) == {"-", " "}
     assert row.split() == [
-        "ClaudeBot/1.0", "ClaudeBot", "Anthropic", "ai-training", "claimed", "block",
+        "ClaudeBot/1.0", "ClaudeBot", "Anthropic", "ai-training", "claimed", "0", "block",
         "block-ai-training", "blocked", "403",
     ]  # fmt: skip
 

@@ -55,7 +55,7 @@ def test_check_reports_one_line_per_problem(broken_rules: Path) -> None:
         "ai-training, ai-search, ai-assistant, search, preview, feed, archiver, seo, "
         "monitoring, other",
         f"{policy}:5: rule 1 (\"x\"): action: unknown action 'deny'; expected one of allow, block, "
-        "charge, throttle, licence",
+        "charge, throttle, licence, challenge",
     ]
 
 
@@ -89,6 +89,7 @@ def test_classify_one_user_agent() -> None:
         "action": "block",
         "rule": "block-ai-training",
         "outcome": "blocked",
+        "score": 0,  # no network without --ip, no signal a user agent alone shows
         "status": 403,
         "headers": {},
     }

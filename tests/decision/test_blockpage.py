@@ -56,21 +56,33 @@ def test_a_person_misclassified_learns_what_happened_and_whom_to_write() -> None
         Verdict(Action.ALLOW, "default"),
     )
     body, _ = blockpage.render(
-        policy, "block-spoofed", Classification(AGENT, Identity.SPOOFED), True, now=1796313600.0
+        policy, "block-spoofed", Classification(AGENT, Identity.SPOOFED), True, "5e2c0a7f91b3d468"
     )
     text = body.decode()
     assert "If you are a person and this is a mistake" in text
     assert "may not be mined or used to train AI without" in text
     assert '<a href="mailto:tdm@label.example">tdm@label.example</a>' in text
-    assert "quote this reference: <code>2026-12-03T16:00:00Z</code>" in text
+    assert "quote this reference: <code>5e2c0a7f91b3d468</code>" in text
 
 
 def test_text_names_the_contact_besides_the_licence() -> None:
     policy = Policy(
         "L", Reservation(licence="https://l/", contact="mailto:a@l"), (), Verdict(Action.ALLOW, "d")
     )
-    body, _ = blockpage.render(policy, "r", Classification(None, Identity.NONE), False)
-    assert body.decode().splitlines()[-2:] == [
+    body, _ = blockpage.render(policy, "r", Classification(None, Identity.NONE), False, "ab12")
+    assert body.decode().splitlines()[-3:] == [
         "To license this content, see https://l/",
         "Contact: a@l",
+        "Reference: ab12",
     ]
+
+
+def test_references_are_new_for_every_request_and_safe_to_quote() -> None:
+    refs = {blockpage.reference() for _ in range(10_000)}
+    assert len(refs) == 10_000
+    assert all(len(r) == 16 and set(r) <= set("0123456789abcdef") for r in refs)
+
+
+def test_no_reference_no_sentence_about_one() -> None:
+    body, _ = blockpage.render(POLICY, "r", Classification(None, Identity.NONE), True)
+    assert "reference" not in body.decode()

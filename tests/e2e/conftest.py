@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from harness import Proxy, Upstream, make_app, start_proxy
+from harness import ROOT, Proxy, Upstream, make_app, start_proxy
 
 
 @pytest.fixture
@@ -30,3 +31,22 @@ async def proxy(upstream: Upstream, tmp_path: Path) -> AsyncIterator[Proxy]:
     if running.process.returncode is None:
         running.process.kill()
         await running.process.wait()
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    """A copy of the shipped rules that a test may rewrite."""
+    copy = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", copy)
+    return copy
+
+
+@pytest.fixture
+async def started() -> AsyncIterator[list[Proxy]]:
+    """Proxies a test starts, killed at the end if the test did not stop them."""
+    proxies: list[Proxy] = []
+    yield proxies
+    for proxy in proxies:
+        if proxy.process.returncode is None:
+            proxy.process.kill()
+            await proxy.process.wait()

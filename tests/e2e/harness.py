@@ -127,8 +127,10 @@ async def start_proxy(
     rules: Path = ROOT / "rules",
     env: dict[str, str] | None = None,
     nofile: int | None = None,
+    ready_within: float = 30,
 ) -> Proxy:
-    """`env` adds to (or overrides) the proxy's environment; `nofile` limits its descriptors."""
+    """`env` adds to (or overrides) the proxy's environment; `nofile` limits its descriptors;
+    `ready_within`: seconds the ready line may take (several workers start slower)."""
     log = tmp / "access.jsonl"
     # No DNS in tests: reverse-DNS checks are covered with a local resolver elsewhere.
     # The admin endpoints take a free port, so proxies of parallel tests never collide.
@@ -161,7 +163,7 @@ async def start_proxy(
         cwd=ROOT,
     )
     assert process.stderr is not None
-    line = await asyncio.wait_for(process.stderr.readline(), 30)
+    line = await asyncio.wait_for(process.stderr.readline(), ready_within)
     match = re.search(rb"ready on (http://[\d.]+:\d+)", line)
     assert match, f"no ready line: {line!r}"
     admin = re.search(rb"admin (http://[\d.]+:\d+)", line)

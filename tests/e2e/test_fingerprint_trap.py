@@ -234,3 +234,27 @@ async def test_a_crawler_obeying_robots_txt_never_touches_the_trap(setup: Setup)
     assert {r["url"]["path"] for r in records} >= {"/", "/releases", "/releases/1", "/artists"}
     assert all("flagged" not in r["optout"] for r in records)
     assert _by_query(records, "after=1")["http"]["response"]["status_code"] == 200
+
+
+async def test_httpx_with_a_chrome_ua_is_a_mismatch_curl_cffi_firefox_is_not(setup: Setup) -> None:
+    url = f"{setup.https}/?c="
+    await _python(
+        "import sys, httpx\n"
+        "httpx.get(sys.argv[1] + 'httpx', verify=False,\n"
+        "          headers={'User-Agent': sys.argv[2], 'Host': 'label.test'})",
+        url,
+        CHROME_UA,
+    )
+    await _python(
+        "import sys; from curl_cffi import requests\n"
+        "requests.get(sys.argv[1] + 'firefox', impersonate='firefox144', verify=False,\n"
+        "             headers={'Host': 'label.test'})",
+        url,
+    )
+    records = await setup.proxy.stop()
+    httpx, firefox = _by_query(records, "c=httpx"), _by_query(records, "c=firefox")
+    assert httpx["optout"]["client_family"] == "python"
+    assert "ua-tls-mismatch" in httpx["optout"]["signals_seen"]
+    assert firefox["optout"]["client_family"] == "firefox"
+    assert "Firefox/144" in firefox["user_agent"]["original"]
+    assert "ua-tls-mismatch" not in firefox["optout"].get("signals_seen", [])

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import time
@@ -31,25 +30,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WAIT = 10.0
 PHASE = 0.3  # seconds of traffic between two rewrites of the rules
 BLOCK_ANTENNAPOD = "  - name: block-antennapod\n    agent: AntennaPod\n    action: block\n\n"
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    """A copy of the shipped rules that a test may rewrite."""
-    copy = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", copy)
-    return copy
-
-
-@pytest.fixture
-async def started() -> AsyncIterator[list[Proxy]]:
-    """Proxies a test starts, killed at the end if the test did not stop them."""
-    proxies: list[Proxy] = []
-    yield proxies
-    for proxy in proxies:
-        if proxy.process.returncode is None:
-            proxy.process.kill()
-            await proxy.process.wait()
 
 
 def write_policy(rules: Path, extra_rule: str = "", head: str = "") -> None:

@@ -98,6 +98,7 @@ async def test_ai_training_crawler_is_blocked_without_reaching_upstream(
         "rule": "block-ai-training",
         "outcome": "blocked",
         "network": {"provider": "residential/unknown"},  # loopback is in no published range
+        "score": 0,  # a residential address showing no suspicious signal
         "signals": [
             "tdm-reservation",
             "tdm-policy",

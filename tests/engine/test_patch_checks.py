@@ -67,7 +67,7 @@ def state(monkeypatch: pytest.MonkeyPatch) -> PatchState:
 def test_every_patch_fits_the_pinned_mitmproxy() -> None:
     assert version.VERSION == enginepatch.REQUIRED_MITMPROXY
     chosen = enginepatch.patches()
-    assert len(chosen) == 17
+    assert len(chosen) == 18
     assert {p.name: p.problems() for p in chosen} == {p.name: [] for p in chosen}
 
 

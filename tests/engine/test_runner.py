@@ -39,6 +39,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "Fingerprint",
             "Verify",
             "Olp",
+            "Challenge",
             "WellKnown",
             "Decide",
             "Robots",
@@ -62,6 +63,7 @@ async def test_master_has_only_what_a_reverse_proxy_needs(shipped: Ruleset, tmp_
             "Fingerprint",
             "Verify",
             "Olp",
+            "Challenge",
             "WellKnown",
             "Decide",
         ]

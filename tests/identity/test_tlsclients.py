@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from paths import RULES
+from ruamel.yaml import YAML
 
 from proxy.errors import RuleError
 from proxy.identity.tlsclients import CLIENTS_FILE, TlsClient, load_clients, lookup
@@ -85,3 +86,28 @@ def test_a_broken_table_stops_the_rules_from_loading(tmp_path: Path) -> None:
     (rules / CLIENTS_FILE).write_text("clients:\n  - ja4: bad\n", encoding="utf-8")
     with pytest.raises(RuleError, match="clients.yaml:2: ja4 must look like"):
         load_rules(rules)
+
+
+@pytest.mark.parametrize(
+    ("seen", "family", "kind"),
+    [
+        ("python-httpx", "python", "library"),
+        ("chromium", "chromium", "browser"),  # headed, on a virtual display
+        ("chromium-headless", "chromium", "browser"),
+        ("curl-cffi-firefox135", "firefox", "browser"),
+        ("curl-cffi-firefox144", "firefox", "browser"),
+        ("go-net-http", "go", "library"),  # kept when regenerated where Go is missing
+    ],
+)
+def test_the_table_holds_the_clients_the_script_drives(seen: str, family: str, kind: str) -> None:
+    """scripts/tls_fingerprints.py captured these through the proxy (their `seen` names)."""
+    entries = YAML(typ="safe").load(SHIPPED.read_text())["clients"]
+    (entry,) = [e for e in entries if seen in e["seen"]]
+    assert (entry["family"], entry["kind"]) == (family, kind)
+    assert load_clients(SHIPPED, [])[entry["ja4"]] == TlsClient(family, kind)
+
+
+def test_headed_and_headless_chromium_send_one_fingerprint() -> None:
+    entries = YAML(typ="safe").load(SHIPPED.read_text())["clients"]
+    (headed,) = [e for e in entries if "chromium" in e["seen"]]
+    assert "chromium-headless" in headed["seen"]

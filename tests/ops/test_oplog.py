@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -60,7 +61,12 @@ def test_text_and_reconfiguring_replaces_the_handler() -> None:
 def test_the_ready_line() -> None:
     out = io.StringIO()
     oplog.announce("optout-proxy ready on http://127.0.0.1:8080", "text", out)
-    assert out.getvalue() == "optout-proxy ready on http://127.0.0.1:8080\n"
+    # As every other message in text: time, level, logger (issue 22: one format on stderr).
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO optout: "
+        r"optout-proxy ready on http://127\.0\.0\.1:8080\n",
+        out.getvalue(),
+    )
     out = io.StringIO()
     oplog.announce("optout-proxy ready on http://127.0.0.1:8080", "json", out)
     entry = json.loads(out.getvalue())

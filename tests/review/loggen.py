@@ -59,6 +59,7 @@ class LogBuilder:
         signals: list[str] | None = None,
         served: tuple[str, str] | None = None,
         domain: str = "label.example",
+        rule: str | None = None,
     ) -> dict[str, Any]:
         """One request record; returns it as written (with its chain fields)."""
         operator, purpose, ua = AGENTS[agent] if agent else (None, None, BROWSER)
@@ -84,7 +85,7 @@ class LogBuilder:
                 "operator": operator,
                 "purpose": purpose,
                 "identity": identity or ("claimed" if agent else "none"),
-                "rule": "default/allow" if action == "allow" else "block-ai-training",
+                "rule": rule or ("default/allow" if action == "allow" else "block-ai-training"),
                 "signals": SIGNALS if signals is None else signals,
             },
         }

@@ -37,7 +37,9 @@ def test_robots_served_at_the_time_decides_not_the_current_one(built: LogBuilder
 def test_tdm_reservation_violations_are_served_content_after_the_first_reservation(
     built: LogBuilder,
 ) -> None:
-    tdm = [(v.agent, v.path, v.evidence) for v in _find(built).violations if v.kind == TDM]
+    found = _find(built)
+    assert {v.kind for v in found.violations} == {ROBOTS}
+    tdm = [(v.agent, v.path, v.evidence) for v in found.allowed if v.kind == TDM]
     # GPTBot: the robots.txt answer showed the reservation; /a/1 was blocked (no content).
     # ClaudeBot: its first request showed it, its second took content anyway.
     assert tdm == [
@@ -46,15 +48,15 @@ def test_tdm_reservation_violations_are_served_content_after_the_first_reservati
         ("GPTBot", "/b/2", {"first_shown": at(1)}),
         ("ClaudeBot", "/a/4", {"first_shown": at(64)}),
     ]
-    everyone = _find(built, purposes=None).violations
+    assert {v.rule for v in found.allowed} == {"default/allow"}
+    everyone = _find(built, purposes=None).allowed
     assert ("Googlebot", "/releases/aurora") in {(v.agent, v.path) for v in everyone}
 
 
 def test_window_and_agent_keep_earlier_evidence(built: LogBuilder) -> None:
     found = _find(built, since=at(30), agent="GPTBot")
-    assert [(v.path, v.kind) for v in found.violations] == [
-        ("/a/2", TDM), ("/b/2", ROBOTS), ("/b/2", TDM),
-    ]  # fmt: skip
+    assert [(v.path, v.kind) for v in found.violations] == [("/b/2", ROBOTS)]
+    assert [(v.path, v.kind) for v in found.allowed] == [("/a/2", TDM), ("/b/2", TDM)]
 
 
 def test_robots_of_another_host_and_missing_documents_are_not_used(tmp_path: Path) -> None:
@@ -97,15 +99,38 @@ def test_signal_files_are_never_violations(tmp_path: Path) -> None:
     for path in ("/ai.txt", "/.well-known/tdmrep.json", "/robots.txt"):
         b.request(1, "GPTBot", path)
     b.write()
-    assert _find(b).violations == []
+    found = _find(b)
+    assert found.violations == []
+    assert found.allowed == []
+
+
+def test_always_free_paths_are_in_neither_list(tmp_path: Path) -> None:
+    # A robots.txt that disallows everything, then the sitemap and the licence document,
+    # which the proxy serves to everyone (rule always-free), and one real page.
+    b = LogBuilder(tmp_path)
+    b.robots(0, "GPTBot", "User-agent: *\nDisallow: /\n")
+    for minute, path in enumerate(("/sitemap.xml", "/sitemap-releases.xml.gz", "/license.xml")):
+        b.request(1 + minute, "GPTBot", path, rule="always-free")
+    b.request(5, "GPTBot", "/releases/aurora", action="block")
+    b.write()
+    found = _find(b)
+    assert [(v.path, v.rule, v.status) for v in found.violations] == [
+        ("/releases/aurora", "block-ai-training", 403)
+    ]
+    assert found.allowed == []
 
 
 def test_cli_table_and_json(built: LogBuilder, capsys: pytest.CaptureFixture[str]) -> None:
     common = [str(built.log), "--state", str(built.state), "--rules", str(RULES)]
     assert run_cli(["logs", "violations", *common]) == 0
     out = capsys.readouterr().out
-    assert "6 violation(s)" in out
+    assert "2 violation(s)" in out
+    assert "4 request(s) the policy allowed" in out
+    robots, allowed = out.split("Served after the TDM reservation was shown")
+    assert ("/a/1" in robots, "/b/2" in robots, "/a/4" in robots) == (True, True, False)
+    assert ("/a/4" in allowed, "default/allow" in allowed) == (True, True)
     assert "no robots.txt violation is claimed for: ClaudeBot" in out
     assert run_cli(["logs", "violations", *common, "--json", "--agent", "ClaudeBot"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert [v["path"] for v in doc["violations"]] == ["/a/4"]
+    assert doc["violations"] == []
+    assert [v["path"] for v in doc["allowed_after_reservation"]] == ["/a/4"]

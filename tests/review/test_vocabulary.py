@@ -19,7 +19,11 @@ from tests.review.conftest import run_cli
         ("purpose", "ai-trainig", "did you mean ai-training?"),
         ("action", "blok", "did you mean block?"),
         ("identity", "spofed", "did you mean spoofed?"),
-        ("action", "zzz", "one of allow, block, charge, throttle, licence, error, log-gap"),
+        (
+            "action",
+            "zzz",
+            "one of allow, block, charge, throttle, licence, challenge, error, log-gap",
+        ),
     ],
 )
 def test_a_typo_fails_with_the_closest_word(flag: str, value: str, message: str) -> None:

@@ -18,6 +18,7 @@ One module per patch, each saying why and linking mitmproxy's issue or PR:
     killed         that 400 on the flow, when the bad body came while a hook ran
     streamedbody   the same limit for a streamed request body
     cancelclose    the socket of a cancelled connection handler closed
+    inherited      the listening sockets of a --workers supervisor served, not new ones
     unchecked      no per-field type check of every message built
 
 The patches reach into mitmproxy's private modules, so they are checked
@@ -95,6 +96,7 @@ def patches() -> tuple[Patch, ...]:
         h2host,
         h2page,
         headsize,
+        inherited,
         interim,
         killed,
         plaintls,
@@ -123,6 +125,7 @@ def patches() -> tuple[Patch, ...]:
         trailers,
         interim,
         unchecked,
+        inherited,
     )
     return tuple(m.PATCH for m in modules if m.PATCH.needed)
 

@@ -8,8 +8,9 @@ refused head; `apply()` writes both here, and every patch reads them from here.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mitmproxy import http
@@ -29,6 +30,8 @@ class PatchState:
     extra_headers: ExtraHeaders = list
     refused: Refused | None = None
     applied: bool = False
+    # Listening sockets a supervisor passed down (--workers), by port (patches/inherited.py).
+    listeners: dict[int, list[socket.socket]] = field(default_factory=dict)
 
     def page(self, status_code: int) -> http.Response:
         """Our error page for `status_code`, with the headers the runner adds (the reservation)."""
